@@ -1,0 +1,38 @@
+"""What each role sees in the header: one list, filtered by role, so nav and access agree."""
+
+from dataclasses import dataclass
+
+from django.urls import reverse
+
+from core.roles import Role, has_role
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    roles: tuple[Role, ...]
+    shortcut: str = ""
+
+    @property
+    def url(self) -> str:
+        return reverse(self.url_name)
+
+
+ALL = (Role.REP, Role.MARKETER, Role.MANAGER)
+
+NAV_ITEMS: tuple[NavItem, ...] = (
+    NavItem("Lead queue", "leads:queue", (Role.REP,), "g q"),
+    NavItem("Leads", "leads:list", (Role.MARKETER,), "g l"),
+    NavItem("Returned to nurture", "leads:nurture", (Role.MARKETER,), "g n"),
+    NavItem("Pipeline", "leads:pipeline", ALL, "g p"),
+    NavItem("Calendar", "campaigns:calendar", ALL, "g c"),
+    NavItem("Scoring", "leads:scoring", (Role.MARKETER,), "g s"),
+    NavItem("SLA audit", "slas:audit", (Role.MANAGER,), "g a"),
+    NavItem("Team", "slas:team", (Role.MANAGER,), "g t"),
+    NavItem("System", "core:status", (Role.MANAGER,), ""),
+)
+
+
+def nav_for(user) -> list[NavItem]:
+    return [item for item in NAV_ITEMS if has_role(user, *item.roles)]

@@ -1,0 +1,1 @@
+# SLA agreements, working calendars, deadlines and breaches arrive with the SLA issue.

@@ -1,0 +1,117 @@
+import pytest
+from django.urls import reverse
+
+REP, MARKETER, MANAGER = "Sales rep", "Marketer", "Manager"
+
+# page -> roles that may open it (managers may open everything).
+PAGE_ACCESS = {
+    "leads:queue": {REP, MANAGER},
+    "leads:list": {MARKETER, MANAGER},
+    "leads:nurture": {MARKETER, MANAGER},
+    "leads:scoring": {MARKETER, MANAGER},
+    "leads:pipeline": {REP, MARKETER, MANAGER},
+    "campaigns:calendar": {REP, MARKETER, MANAGER},
+    "slas:audit": {MANAGER},
+    "slas:team": {MANAGER},
+    "core:status": {MANAGER},
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", [REP, MARKETER, MANAGER])
+@pytest.mark.parametrize("url_name", sorted(PAGE_ACCESS))
+def test_each_role_opens_only_its_pages(client, role, url_name):
+    from tests.factories import UserFactory
+
+    # given a user of the role
+    client.force_login(UserFactory(role=role))
+    # when they open the page
+    response = client.get(reverse(url_name))
+    # then it opens for allowed roles and is forbidden for the others
+    expected = 200 if role in PAGE_ACCESS[url_name] else 403
+    assert response.status_code == expected
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "visible", "hidden"),
+    [
+        (REP, ["Lead queue", "Pipeline", "Calendar"], ["SLA audit", "Scoring", "Leads</a>"]),
+        (
+            MARKETER,
+            ["Leads", "Returned to nurture", "Calendar", "Scoring"],
+            ["Lead queue", "SLA audit"],
+        ),
+        (MANAGER, ["Lead queue", "Leads", "Calendar", "SLA audit", "Team", "Scoring"], []),
+    ],
+)
+def test_navigation_shows_what_the_role_can_do(client, role, visible, hidden):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role=role))
+    html = client.get(reverse("leads:pipeline")).content.decode()
+    nav = html.split('aria-label="Main"', 1)[1].split("</nav>", 1)[0]
+    for label in visible:
+        assert label in nav
+    for label in hidden:
+        assert label not in nav
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "landing"),
+    [(REP, "leads:queue"), (MARKETER, "campaigns:calendar"), (MANAGER, "slas:audit")],
+)
+def test_home_sends_each_role_to_its_daily_page(client, role, landing):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(role=role))
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response.url == reverse(landing)
+
+
+@pytest.mark.django_db
+def test_anonymous_visitor_is_sent_to_login(client):
+    response = client.get(reverse("leads:queue"))
+    assert response.status_code == 302
+    assert response.url.startswith(reverse("login"))
+
+
+@pytest.mark.django_db
+def test_user_without_a_role_is_told_so(client):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    response = client.get(reverse("home"))
+    assert response.status_code == 403
+    assert b"No role assigned" in response.content
+
+
+@pytest.mark.django_db
+def test_coming_soon_pages_say_so_instead_of_showing_fake_data(client, manager):
+    client.force_login(manager)
+    html = client.get(reverse("slas:team")).content.decode()
+    assert "Coming soon" in html
+    assert "not built yet" in html
+
+
+@pytest.mark.django_db
+def test_login_page_logs_a_user_in_and_logout_requires_post(client, rep):
+    response = client.post(
+        reverse("login"), {"username": rep.username, "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 302
+    assert client.get(reverse("logout")).status_code == 405
+    assert client.post(reverse("logout")).status_code == 302
+    assert client.get(reverse("leads:queue")).status_code == 302
+
+
+@pytest.mark.django_db
+def test_repeated_wrong_passwords_lock_the_account_out(client, rep):
+    for _ in range(5):
+        client.post(reverse("login"), {"username": rep.username, "password": "wrong"})
+    response = client.post(
+        reverse("login"), {"username": rep.username, "password": "correct-horse-battery"}
+    )
+    assert response.status_code == 429
