@@ -19,3 +19,35 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.process} @ {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Notification(models.Model):
+    """An in-app message for one user (the header bell); email copies go out after commit."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Lead assigned"
+        RETURNED = "returned", "Lead returned to marketing"
+        REASSIGNED = "reassigned", "Lead reassigned"
+        INFO = "info", "Information"
+
+    user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INFO)
+    message = models.CharField(max_length=300)
+    url = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="notification_user_time_idx"),
+            models.Index(
+                fields=["user"],
+                condition=models.Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.message}"

@@ -88,6 +88,13 @@ class Lead(TimeStampedModel):
         max_length=4, choices=Temperature.choices, default=Temperature.COLD
     )
     stage_changed_at = models.DateTimeField(null=True, blank=True)
+    # BANT, recorded when sales qualifies the lead to SQL.
+    bant_budget = models.CharField("budget", max_length=200, blank=True)
+    bant_authority = models.CharField("authority", max_length=200, blank=True)
+    bant_need = models.CharField("need", max_length=300, blank=True)
+    bant_timeline = models.CharField("timeline", max_length=200, blank=True)
+    deal_amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -101,12 +108,17 @@ class Lead(TimeStampedModel):
                 condition=Q(kind__in=["", *[s.value for s in QUALIFIED_STAGES]]),
                 name="lead_kind_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(deal_amount__isnull=True) | Q(deal_amount__gte=0),
+                name="lead_deal_amount_not_negative",
+            ),
         ]
         indexes = [
             models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
             models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
             models.Index(fields=["source_campaign", "stage"], name="lead_campaign_stage_idx"),
             models.Index(fields=["-score"], name="lead_score_idx"),
+            models.Index(fields=["stage", "stage_changed_at"], name="lead_stage_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -135,6 +147,8 @@ class LeadStageChange(models.Model):
     )
     reason_code = models.CharField(max_length=40, blank=True)
     note = models.TextField(blank=True)
+    # What the move recorded beside the stage: BANT, amounts, the new owner.
+    details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -146,3 +160,311 @@ class LeadStageChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lead_id}: {self.from_stage or '∅'} → {self.to_stage}"
+
+
+class ReturnReason(models.TextChoices):
+    BAD_FIT = "bad_fit", "Bad fit"
+    NO_BUDGET = "no_budget", "No budget"
+    WRONG_CONTACT = "wrong_contact", "Wrong contact"
+    DUPLICATE = "duplicate", "Duplicate"
+    NOT_READY = "not_ready", "Not ready to buy"
+    NO_RESPONSE = "no_response", "No response"
+    OTHER = "other", "Other"
+
+
+class DisqualifyReason(models.TextChoices):
+    SPAM = "spam", "Spam or fake"
+    COMPETITOR = "competitor", "Competitor"
+    STUDENT = "student", "Student or job seeker"
+    DUPLICATE = "duplicate", "Duplicate"
+    NOT_A_FIT = "not_a_fit", "Not a fit at all"
+    OTHER = "other", "Other"
+
+
+class LostReason(models.TextChoices):
+    PRICE = "price", "Price"
+    COMPETITOR = "competitor", "Chose a competitor"
+    NO_DECISION = "no_decision", "No decision"
+    TIMING = "timing", "Timing"
+    OTHER = "other", "Other"
+
+
+class Territory(TimeStampedModel):
+    """Where a lead belongs for assignment: by country and/or industry segment.
+
+    Empty lists mean "any". The first matching territory by priority wins.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    priority = models.PositiveSmallIntegerField(default=100)
+    countries = models.JSONField(default=list, blank=True, help_text="ISO codes; empty = any")
+    industries = models.JSONField(default=list, blank=True, help_text="Industries; empty = any")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "name"]
+        verbose_name_plural = "territories"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def matches(self, lead: "Lead") -> bool:
+        country_ok = not self.countries or lead.country.upper() in {
+            c.upper() for c in self.countries
+        }
+        industry_ok = not self.industries or lead.industry.lower() in {
+            i.lower() for i in self.industries
+        }
+        return country_ok and industry_ok
+
+
+class TerritoryMember(models.Model):
+    """A rep in a territory's rotation. ``assigned_total`` is the round-robin cursor:
+    the next lead goes to the available member with the least assigned per unit of weight."""
+
+    territory = models.ForeignKey(Territory, on_delete=models.CASCADE, related_name="members")
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="territory_memberships"
+    )
+    weight = models.PositiveSmallIntegerField(default=1)
+    capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Most open leads at once; empty = no limit"
+    )
+    is_active = models.BooleanField(default=True)
+    assigned_total = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["territory", "rep__username"]
+        constraints = [
+            models.UniqueConstraint(fields=["territory", "rep"], name="territory_member_unique"),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="territory_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rep} in {self.territory}"
+
+
+class RepAbsence(models.Model):
+    """Out-of-office dates: no round-robin assignment to the rep in this range (inclusive)."""
+
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="absences"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_on__gte=models.F("starts_on")), name="absence_end_not_before_start"
+            )
+        ]
+        indexes = [models.Index(fields=["rep", "ends_on"], name="absence_rep_end_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rep} away {self.starts_on}–{self.ends_on}"
+
+
+class Handoff(models.Model):
+    """Marketing hands a qualified lead to sales. Open while the lead is in sales' hands;
+    carries a snapshot of the context sales needs and the first-touch deadline."""
+
+    class Status(models.TextChoices):
+        POOL = "pool", "In the pool"
+        ASSIGNED = "assigned", "Assigned"
+        ACCEPTED = "accepted", "Accepted"
+        RETURNED = "returned", "Returned to marketing"
+        CLOSED = "closed", "Closed"
+
+    OPEN_STATUSES = (Status.POOL, Status.ASSIGNED, Status.ACCEPTED)
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
+    kind = models.CharField(max_length=3, choices=[(s.value, s.label) for s in QUALIFIED_STAGES])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.POOL)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="handoffs",
+    )
+    territory = models.ForeignKey(
+        Territory, on_delete=models.SET_NULL, null=True, blank=True, related_name="handoffs"
+    )
+    context = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    first_touch_due_at = models.DateTimeField()
+    first_touch_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    return_reason = models.CharField(max_length=20, choices=ReturnReason.choices, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One open handoff per lead.
+            models.UniqueConstraint(
+                fields=["lead"],
+                condition=Q(closed_at__isnull=True),
+                name="handoff_one_open_per_lead",
+            ),
+            models.CheckConstraint(
+                condition=Q(closed_at__isnull=True, status__in=["pool", "assigned", "accepted"])
+                | Q(closed_at__isnull=False, status__in=["returned", "closed"]),
+                name="handoff_status_matches_closed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="pool") | Q(owner__isnull=True),
+                name="handoff_pool_has_no_owner",
+            ),
+        ]
+        indexes = [
+            # The pool: open and unowned, best first.
+            models.Index(
+                fields=["first_touch_due_at", "id"],
+                condition=Q(status="pool"),
+                name="handoff_pool_idx",
+            ),
+            # A rep's queue.
+            models.Index(
+                fields=["owner", "first_touch_due_at", "id"],
+                condition=Q(closed_at__isnull=True),
+                name="handoff_owner_open_idx",
+            ),
+            models.Index(fields=["created_at"], name="handoff_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Handoff of lead {self.lead_id} ({self.get_status_display()})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+
+class LeadAssignment(models.Model):
+    """History of who owns a lead: assignment by rule, claim, reassignment, back to the pool."""
+
+    class Reason(models.TextChoices):
+        ROUND_ROBIN = "round_robin", "Assigned by rule"
+        CLAIMED = "claimed", "Claimed from the pool"
+        REASSIGNED = "reassigned", "Reassigned by a manager"
+        TO_POOL = "to_pool", "Put back in the pool"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="assignments")
+    handoff = models.ForeignKey(Handoff, on_delete=models.CASCADE, related_name="assignments")
+    from_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    to_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["lead", "created_at"], name="assignment_lead_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Lead {self.lead_id} → {self.to_owner_id or 'pool'} ({self.reason})"
+
+
+class Touch(models.Model):
+    """A logged sales touch; the first one on a handoff stops its first-touch clock."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        MEETING = "meeting", "Meeting"
+
+    class Outcome(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        LEFT_MESSAGE = "left_message", "Left a message"
+        NO_ANSWER = "no_answer", "No answer"
+        REPLIED = "replied", "Replied"
+        MEETING_BOOKED = "meeting_booked", "Meeting booked"
+        NOT_INTERESTED = "not_interested", "Not interested"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="touches")
+    handoff = models.ForeignKey(
+        Handoff, on_delete=models.SET_NULL, null=True, blank=True, related_name="touches"
+    )
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="touches"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    note = models.TextField(blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        indexes = [models.Index(fields=["lead", "occurred_at"], name="touch_lead_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} with lead {self.lead_id}"
+
+
+class LeadNote(models.Model):
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["lead", "created_at"], name="note_lead_time_idx")]
+
+    def __str__(self) -> str:
+        return f"Note on lead {self.lead_id}"
+
+
+class LeadFeedback(models.Model):
+    """A rep's verdict on lead quality, which marketing reads per campaign and segment."""
+
+    class Rating(models.TextChoices):
+        GOOD = "good", "Good fit"
+        POOR = "poor", "Poor fit"
+
+    class Moment(models.TextChoices):
+        ACCEPT = "accept", "At accept"
+        RETURN = "return", "At return"
+        CLOSE = "close", "At close"
+
+    class Tag(models.TextChoices):
+        RIGHT_PERSONA = "right_persona", "Right persona"
+        WRONG_PERSONA = "wrong_persona", "Wrong persona"
+        RIGHT_SIZE = "right_size", "Right company size"
+        TOO_SMALL = "too_small", "Company too small"
+        HAS_BUDGET = "has_budget", "Has budget"
+        NO_BUDGET = "no_budget", "No budget"
+        URGENT_NEED = "urgent_need", "Urgent need"
+        JUST_BROWSING = "just_browsing", "Just browsing"
+        BAD_DATA = "bad_data", "Bad contact data"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="feedback")
+    rep = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    rating = models.CharField(max_length=4, choices=Rating.choices)
+    moment = models.CharField(max_length=6, choices=Moment.choices)
+    tags = models.JSONField(default=list, blank=True)
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["lead", "created_at"], name="feedback_lead_time_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_rating_display()} for lead {self.lead_id}"

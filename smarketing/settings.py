@@ -241,6 +241,9 @@ CELERY_BEAT_SCHEDULE = {
 # --- domain defaults --------------------------------------------------------------------------
 SMARKETING = {
     "DEMO_PASSWORD": env("DEMO_PASSWORD", default=""),
+    # First-touch deadlines in hours after handoff, until the SLA agreement replaces them.
+    "FIRST_TOUCH_HOURS": {"cql": 1, "pql": 2, "mql_hot": 4, "mql": 24},
+    "SITE_URL": env("SITE_URL", default="http://127.0.0.1:8000"),
 }
 
 LOGGING = {

@@ -4,47 +4,9 @@ Later migrations that add models extend the grants by calling ``grant_role_permi
 again with their app labels; it is idempotent.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-ROLE_GRANTS = {
-    "Sales rep": {
-        "leads": ("view", "change"),
-        "campaigns": ("view",),
-        "slas": ("view",),
-    },
-    "Marketer": {
-        "leads": ("view", "add", "change"),
-        "campaigns": ("view", "add", "change", "delete"),
-        "slas": ("view",),
-    },
-    "Manager": {
-        "leads": ("view", "add", "change", "delete"),
-        "campaigns": ("view", "add", "change", "delete"),
-        "slas": ("view", "add", "change", "delete"),
-    },
-}
-
-
-def grant_role_permissions(apps, schema_editor):
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    for role, grants in ROLE_GRANTS.items():
-        group, _ = Group.objects.get_or_create(name=role)
-        for app_label, actions in grants.items():
-            perms = Permission.objects.filter(
-                content_type__app_label=app_label,
-                codename__regex=r"^(%s)_" % "|".join(actions),
-            )
-            group.permissions.add(*perms)
-
-
-def remove_roles(apps, schema_editor):
-    apps.get_model("auth", "Group").objects.filter(name__in=ROLE_GRANTS).delete()
+from core.migrations._role_grants import grant_role_permissions, remove_roles
 
 
 class Migration(migrations.Migration):

@@ -519,7 +519,19 @@
     }
   }
 
+  /** If the nav scrolls sideways (narrow screens, many items), keep the current page in view. */
+  function revealCurrentNav() {
+    var current = document.querySelector(".app-nav [aria-current='page']");
+    var list = current && current.closest("ul");
+    if (list && list.scrollWidth > list.clientWidth) {
+      var a = current.getBoundingClientRect();
+      var l = list.getBoundingClientRect();
+      list.scrollLeft += a.left - l.left - (l.width - a.width) / 2;
+    }
+  }
+
   function init() {
+    revealCurrentNav();
     document.addEventListener("keydown", onKeydown);
     document.addEventListener("click", onClick);
     document.addEventListener("focusin", onFocusIn);
