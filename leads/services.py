@@ -212,7 +212,7 @@ def _validated_details(*, lead: Lead, to: str, reason_code: str, details: dict |
             amount = Decimal(str(raw))
         except (InvalidOperation, ValueError):
             raise InvalidInput("Enter the deal amount as a number.", field="amount") from None
-        if amount < 0 or not amount.is_finite() or amount >= Decimal("1e10"):
+        if not amount.is_finite() or amount < 0 or amount >= Decimal("1e10"):
             raise InvalidInput("The amount must be between 0 and 9,999,999,999.", field="amount")
         recorded["amount"] = str(amount.quantize(Decimal("0.01")))
     return recorded

@@ -1,0 +1,237 @@
+"""Reads for leads: the queue, lead detail and timeline, lists. Each returns what its page
+needs already joined, in a fixed number of queries whatever the number of leads."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.contrib.auth.models import User
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from core.errors import NotAllowed
+from core.roles import is_manager, is_marketer, is_rep
+from leads.models import (
+    Handoff,
+    Lead,
+    LeadAssignment,
+    LeadFeedback,
+    LeadNote,
+    LeadStageChange,
+    Stage,
+    Touch,
+)
+from leads.services import TRANSITIONS, transition_refusal
+
+QUEUE_PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    kind: str = ""
+    temperature: str = ""
+    campaign: int | None = None
+    stage: str = ""
+    search: str = ""
+
+
+def lead_visibility_q(user: User) -> Q:
+    """Leads the user may open: marketing and managers see all; a rep sees their own leads,
+    the pool, and leads they once owned."""
+    if is_manager(user) or is_marketer(user):
+        return Q()
+    if not is_rep(user):
+        return Q(pk__in=[])
+    return (
+        Q(owner=user)
+        | Q(Exists(Handoff.objects.filter(lead=OuterRef("pk"), status=Handoff.Status.POOL)))
+        | Q(Exists(LeadAssignment.objects.filter(lead=OuterRef("pk"), to_owner=user)))
+    )
+
+
+def queue_handoffs(
+    *,
+    rep: User,
+    scope: str,
+    filters: QueueFilters = QueueFilters(),  # noqa: B008 - frozen dataclass
+    after: str = "",
+    limit: int = QUEUE_PAGE_SIZE,
+) -> tuple[list[Handoff], str]:
+    """One page of the rep's open leads (``scope="mine"``) or of the pool (``"pool"``),
+    ordered by first-touch due time, then score, then id. Keyset pagination: pass the
+    returned cursor as ``after`` for the next page ("" when there is none)."""
+    if scope == "pool":
+        rows = Handoff.objects.filter(status=Handoff.Status.POOL)
+    else:
+        rows = Handoff.objects.filter(owner=rep, closed_at__isnull=True)
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind)
+    if filters.temperature:
+        rows = rows.filter(lead__temperature=filters.temperature)
+    if filters.campaign:
+        rows = rows.filter(lead__source_campaign_id=filters.campaign)
+    if filters.stage:
+        rows = rows.filter(lead__stage=filters.stage)
+    if filters.search:
+        term = filters.search.strip()
+        rows = rows.filter(
+            Q(lead__email__icontains=term)
+            | Q(lead__company__icontains=term)
+            | Q(lead__first_name__icontains=term)
+            | Q(lead__last_name__icontains=term)
+        )
+    cursor = _cursor_decode(after)
+    if cursor:
+        due, score, pk = cursor
+        rows = rows.filter(
+            Q(first_touch_due_at__gt=due)
+            | Q(first_touch_due_at=due, lead__score__lt=score)
+            | Q(first_touch_due_at=due, lead__score=score, pk__gt=pk)
+        )
+    page = list(
+        rows.select_related("lead", "lead__source_campaign", "owner").order_by(
+            "first_touch_due_at", "-lead__score", "pk"
+        )[: limit + 1]
+    )
+    more = len(page) > limit
+    page = page[:limit]
+    next_cursor = _cursor_encode(page[-1]) if more else ""
+    return page, next_cursor
+
+
+def _cursor_encode(handoff: Handoff) -> str:
+    return f"{handoff.first_touch_due_at.isoformat()}|{handoff.lead.score}|{handoff.pk}"
+
+
+def _cursor_decode(raw: str) -> tuple[datetime, int, int] | None:
+    try:
+        due, score, pk = raw.split("|")
+        return datetime.fromisoformat(due), int(score), int(pk)
+    except ValueError:
+        return None
+
+
+def queue_counts(*, rep: User) -> dict[str, int]:
+    return {
+        "mine": Handoff.objects.filter(owner=rep, closed_at__isnull=True).count(),
+        "pool": Handoff.objects.filter(status=Handoff.Status.POOL).count(),
+    }
+
+
+def lead_get(*, lead_id: int, user: User) -> Lead:
+    """The lead with what its page shows joined, or 404; NotAllowed when the user may not see
+    it."""
+    lead = get_object_or_404(
+        Lead.objects.select_related("owner", "source_campaign", "source_campaign__owner")
+        .prefetch_related("source_campaign__talking_points"),
+        pk=lead_id,
+    )
+    if not Lead.objects.filter(lead_visibility_q(user), pk=lead_id).exists():
+        raise NotAllowed("You cannot open this lead.")
+    return lead
+
+
+def lead_open_handoff(*, lead: Lead) -> Handoff | None:
+    return (
+        Handoff.objects.filter(lead=lead, closed_at__isnull=True)
+        .select_related("owner", "territory")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    kind: str  # stage, touch, note, feedback, assignment
+    title: str
+    body: str
+    actor: User | None
+
+
+def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
+    """Everything that happened to the lead, newest first (five queries)."""
+    entries: list[TimelineEntry] = []
+    for change in LeadStageChange.objects.filter(lead=lead).select_related("actor"):
+        title = (
+            f"{Stage(change.from_stage).label} → {Stage(change.to_stage).label}"
+            if change.from_stage
+            else f"Created as {Stage(change.to_stage).label}"
+        )
+        body = " · ".join(
+            part
+            for part in [
+                change.reason_code.replace("_", " "),
+                change.note,
+                ", ".join(f"{k}: {v}" for k, v in change.details.items()),
+            ]
+            if part
+        )
+        entries.append(TimelineEntry(change.created_at, "stage", title, body, change.actor))
+    for touch in Touch.objects.filter(lead=lead).select_related("rep"):
+        entries.append(
+            TimelineEntry(
+                touch.occurred_at,
+                "touch",
+                f"{touch.get_kind_display()} · {touch.get_outcome_display()}",
+                touch.note,
+                touch.rep,
+            )
+        )
+    for note in LeadNote.objects.filter(lead=lead).select_related("author"):
+        entries.append(TimelineEntry(note.created_at, "note", "Note", note.body, note.author))
+    for feedback in LeadFeedback.objects.filter(lead=lead).select_related("rep"):
+        tags = ", ".join(LeadFeedback.Tag(t).label for t in feedback.tags)
+        entries.append(
+            TimelineEntry(
+                feedback.created_at,
+                "feedback",
+                f"{feedback.get_rating_display()} ({feedback.get_moment_display().lower()})",
+                " · ".join(p for p in [tags, feedback.comment] if p),
+                feedback.rep,
+            )
+        )
+    for move in LeadAssignment.objects.filter(lead=lead).select_related("to_owner", "actor"):
+        entries.append(
+            TimelineEntry(
+                move.created_at,
+                "assignment",
+                move.get_reason_display(),
+                f"Owner: {move.to_owner or 'the pool'}",
+                move.actor,
+            )
+        )
+    entries.sort(key=lambda e: e.at, reverse=True)
+    return entries
+
+
+def lead_allowed_moves(*, lead: Lead, user: User) -> list[str]:
+    """The stages this user may move the lead to now, in lifecycle order."""
+    return [
+        stage
+        for stage in Stage.values
+        if stage in TRANSITIONS.get(lead.stage, ())
+        and transition_refusal(lead=lead, actor=user, to=stage) is None
+    ]
+
+
+def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=None) -> QuerySet:  # noqa: B008
+    """All leads the user may see, filtered, newest first, with what a list row shows."""
+    rows = Lead.objects.filter(lead_visibility_q(user))
+    if filters.kind:
+        rows = rows.filter(kind=filters.kind)
+    if filters.temperature:
+        rows = rows.filter(temperature=filters.temperature)
+    if filters.campaign:
+        rows = rows.filter(source_campaign_id=filters.campaign)
+    if filters.stage:
+        rows = rows.filter(stage=filters.stage)
+    if owner_id:
+        rows = rows.filter(owner_id=owner_id)
+    if filters.search:
+        term = filters.search.strip()
+        rows = rows.filter(
+            Q(email__icontains=term)
+            | Q(company__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+        )
+    return rows.select_related("owner", "source_campaign").order_by("-created_at", "-pk")
