@@ -121,8 +121,9 @@ def lead_get(*, lead_id: int, user: User) -> Lead:
     """The lead with what its page shows joined, or 404; NotAllowed when the user may not see
     it."""
     lead = get_object_or_404(
-        Lead.objects.select_related("owner", "source_campaign", "source_campaign__owner")
-        .prefetch_related("source_campaign__talking_points"),
+        Lead.objects.select_related(
+            "owner", "source_campaign", "source_campaign__owner"
+        ).prefetch_related("source_campaign__talking_points"),
         pk=lead_id,
     )
     if not Lead.objects.filter(lead_visibility_q(user), pk=lead_id).exists():

@@ -1,0 +1,2 @@
+# Manager pages: reassignment, territories, absences.
+urlpatterns: list = []
