@@ -52,7 +52,7 @@ def queue_handoffs(
     *,
     rep: User,
     scope: str,
-    filters: QueueFilters = QueueFilters(),  # noqa: B008 - frozen dataclass
+    filters: QueueFilters = QueueFilters(),
     after: str = "",
     limit: int = QUEUE_PAGE_SIZE,
 ) -> tuple[list[Handoff], str]:
@@ -214,7 +214,7 @@ def lead_allowed_moves(*, lead: Lead, user: User) -> list[str]:
     ]
 
 
-def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=None) -> QuerySet:  # noqa: B008
+def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=None) -> QuerySet:
     """All leads the user may see, filtered, newest first, with what a list row shows."""
     rows = Lead.objects.filter(lead_visibility_q(user))
     if filters.kind:

@@ -46,12 +46,15 @@ def pool_lead(**lead_fields) -> Lead:
 def owned_lead(owner, stage=Stage.MQL, **lead_fields) -> Lead:
     """A lead assigned to ``owner``; ``stage`` past SAL means it was accepted."""
     accepted = stage not in (Stage.MQL, Stage.PQL, Stage.CQL)
-    lead = LeadFactory(stage=stage, kind=lead_fields.pop("kind", Stage.MQL), owner=owner,
-                       **lead_fields)
+    lead = LeadFactory(
+        stage=stage, kind=lead_fields.pop("kind", Stage.MQL), owner=owner, **lead_fields
+    )
     HandoffFactory(
-        lead=lead, owner=owner,
+        lead=lead,
+        owner=owner,
         status=Handoff.Status.ACCEPTED if accepted else Handoff.Status.ASSIGNED,
-        assigned_at=timezone.now(), accepted_at=timezone.now() if accepted else None,
+        assigned_at=timezone.now(),
+        accepted_at=timezone.now() if accepted else None,
     )
     return lead
 

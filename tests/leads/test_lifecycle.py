@@ -102,8 +102,13 @@ def test_illegal_moves_are_refused_and_nothing_is_written(start, to, manager):
     before = Lead.objects.values().get(pk=lead.pk)
     # when the move is attempted
     with pytest.raises(DomainError) as refused:
-        lead_transition(lead_id=lead.pk, actor=manager, to=to, reason_code="other",
-                        details={**BANT, "amount": "1"})
+        lead_transition(
+            lead_id=lead.pk,
+            actor=manager,
+            to=to,
+            reason_code="other",
+            details={**BANT, "amount": "1"},
+        )
     # then a clear message names both stages and nothing changed
     assert Stage(start).label in refused.value.message
     assert Stage(to).label in refused.value.message
@@ -186,9 +191,10 @@ def test_moves_that_need_a_reason_or_data_name_the_missing_field(stage, to, fiel
 def test_negative_or_garbage_amounts_are_refused(rep):
     lead = owned_lead(rep, stage=Stage.SQL)
     for amount in ("-5", "lots", "1e12", "NaN"):
-        with pytest.raises(InvalidInput, match="amount|number"):
-            lead_transition(lead_id=lead.pk, actor=rep, to=Stage.OPPORTUNITY,
-                            details={"amount": amount})
+        with pytest.raises(InvalidInput, match=r"amount|number"):
+            lead_transition(
+                lead_id=lead.pk, actor=rep, to=Stage.OPPORTUNITY, details={"amount": amount}
+            )
 
 
 @pytest.mark.django_db
@@ -199,7 +205,10 @@ def test_sql_records_bant_and_won_keeps_the_amount(rep):
     lead_transition(lead_id=lead.pk, actor=rep, to=Stage.WON)
     lead.refresh_from_db()
     assert (lead.bant_budget, lead.bant_authority, lead.bant_need, lead.bant_timeline) == (
-        "40k", "VP signs", "Routing", "Q1"
+        "40k",
+        "VP signs",
+        "Routing",
+        "Q1",
     )
     assert str(lead.deal_amount) == "120.00"
     assert lead.closed_at is not None
