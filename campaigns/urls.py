@@ -1,18 +1,14 @@
-from django.urls import path
+"""Each page module owns its routes; the app's namespace joins them. Fixed paths come before
+``<int:pk>/`` ones."""
 
-from core.roles import Role
-from core.views import coming_soon
+from campaigns.views import calendar, content, enablement, lead_lists, planning, results
 
 app_name = "campaigns"
 urlpatterns = [
-    path(
-        "calendar/",
-        coming_soon(
-            "Campaign calendar",
-            "Campaigns by month and week with talking points, lead lists and an iCalendar feed.",
-            Role.REP,
-            Role.MARKETER,
-        ),
-        name="calendar",
-    ),
+    *calendar.urlpatterns,
+    *enablement.urlpatterns,
+    *content.urlpatterns,
+    *results.urlpatterns,
+    *lead_lists.urlpatterns,
+    *planning.urlpatterns,
 ]

@@ -28,6 +28,11 @@ class Notification(models.Model):
         ASSIGNED = "assigned", "Lead assigned"
         RETURNED = "returned", "Lead returned to marketing"
         REASSIGNED = "reassigned", "Lead reassigned"
+        LAUNCH = "launch", "Campaign launched"
+        CONTENT = "content", "Content request"
+        SLA_WARNING = "sla_warning", "SLA deadline approaching"
+        SLA_BREACH = "sla_breach", "SLA deadline breached"
+        DIGEST = "digest", "Digest"
         INFO = "info", "Information"
 
     user = models.ForeignKey("auth.User", on_delete=models.CASCADE, related_name="notifications")

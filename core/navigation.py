@@ -27,8 +27,12 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Returned to nurture", "leads:nurture", (Role.MARKETER,), "g n"),
     NavItem("Pipeline", "leads:pipeline", ALL, "g p"),
     NavItem("Calendar", "campaigns:calendar", ALL, "g c"),
+    NavItem("Campaigns", "campaigns:list", (Role.MARKETER,), "g m"),
+    NavItem("Enablement", "campaigns:enablement", (Role.REP,), "g e"),
+    NavItem("Content requests", "campaigns:content_requests", (Role.REP, Role.MARKETER), "g r"),
     NavItem("Scoring", "leads:scoring", (Role.MARKETER,), "g s"),
     NavItem("SLA audit", "slas:audit", (Role.MANAGER,), "g a"),
+    NavItem("Routing", "leads:manage_territories", (Role.MANAGER,), "g o"),
     NavItem("Team", "slas:team", (Role.MANAGER,), "g t"),
     NavItem("System", "core:status", (Role.MANAGER,), ""),
 )

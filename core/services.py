@@ -25,16 +25,26 @@ def notification_send(
     *, recipients: Iterable, kind: str, message: str, url: str = ""
 ) -> list[Notification]:
     """Store one in-app notification per recipient; their emails go out after commit."""
+    return notification_send_many([(recipients, kind, message, url)])
+
+
+def notification_send_many(
+    items: Iterable[tuple[Iterable, str, str, str]],
+) -> list[Notification]:
+    """Many notifications in one insert: ``(recipients, kind, message, url)`` per item.
+    Emails go out after commit in one task."""
     from core.tasks import notification_email
 
-    notifications = Notification.objects.bulk_create(
+    rows = [
         Notification(user=user, kind=kind, message=message[:300], url=url)
+        for recipients, kind, message, url in items
         for user in {u.pk: u for u in recipients if u is not None}.values()
-    )
-    ids = [n.pk for n in notifications]
+    ]
+    created = Notification.objects.bulk_create(rows, batch_size=2000)
+    ids = [n.pk for n in created]
     if ids:
         transaction.on_commit(lambda: notification_email.delay(ids))
-    return notifications
+    return created
 
 
 def notification_mark_read(*, user, notification_ids: Iterable[int] | None = None) -> int:

@@ -22,6 +22,8 @@ class Stage(models.TextChoices):
 
 
 QUALIFIED_STAGES = (Stage.MQL, Stage.PQL, Stage.CQL)
+# How a lead reached sales: the qualification that handed it off.
+KIND_CHOICES = [(s.value, s.label) for s in QUALIFIED_STAGES]
 CLOSED_STAGES = (Stage.WON, Stage.LOST, Stage.DISQUALIFIED)
 
 
@@ -73,7 +75,7 @@ class Lead(TimeStampedModel):
     # Which qualification brought the lead to sales (MQL, PQL or CQL); kept after it moves on.
     kind = models.CharField(
         max_length=3,
-        choices=[(s.value, s.label) for s in QUALIFIED_STAGES],
+        choices=KIND_CHOICES,
         blank=True,
     )
     owner = models.ForeignKey(
@@ -281,7 +283,7 @@ class Handoff(models.Model):
     OPEN_STATUSES = (Status.POOL, Status.ASSIGNED, Status.ACCEPTED)
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="handoffs")
-    kind = models.CharField(max_length=3, choices=[(s.value, s.label) for s in QUALIFIED_STAGES])
+    kind = models.CharField(max_length=3, choices=KIND_CHOICES)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.POOL)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,

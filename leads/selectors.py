@@ -236,3 +236,13 @@ def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=No
             | Q(last_name__icontains=term)
         )
     return rows.select_related("owner", "source_campaign").order_by("-created_at", "-pk")
+
+
+# --- queue and detail pages
+def queue_row_handoff(*, lead_id: int) -> Handoff | None:
+    """The lead's open handoff joined like a ``queue_handoffs`` row, or None once it closed."""
+    return (
+        Handoff.objects.filter(lead_id=lead_id, closed_at__isnull=True)
+        .select_related("lead", "lead__source_campaign", "owner")
+        .first()
+    )

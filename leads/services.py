@@ -9,7 +9,6 @@ nothing.
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, Q
@@ -33,11 +32,12 @@ from leads.models import (
     RepAbsence,
     ReturnReason,
     Stage,
-    Temperature,
     Territory,
     TerritoryMember,
     Touch,
 )
+from slas import services as sla
+from slas.models import Deadline
 
 # The allowed lifecycle graph: from-stage -> the stages it may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -149,13 +149,21 @@ def lead_transition(
         fields += ["kind", "owner", "closed_at"]
         after_commit.append(_handoff_open(lead=lead, now=now))
     elif to == Stage.SAL:
-        Handoff.objects.filter(lead=lead, closed_at__isnull=True).update(
+        handoff = Handoff.objects.get(lead=lead, closed_at__isnull=True)
+        Handoff.objects.filter(pk=handoff.pk).update(
             status=Handoff.Status.ACCEPTED, accepted_at=now
         )
+        sla.deadline_open_sal_idle(handoff=handoff, start=now)
     elif to == Stage.SQL:
         for name in BANT_FIELDS:
             setattr(lead, f"bant_{name}", recorded[name])
             fields.append(f"bant_{name}")
+    if from_stage == Stage.SAL:
+        # The idle clock watches the SAL stage only.
+        for handoff_id in Handoff.objects.filter(lead=lead, closed_at__isnull=True).values_list(
+            "pk", flat=True
+        ):
+            sla.deadlines_cancel(handoff_id=handoff_id, at=now, kinds=[Deadline.Kind.SAL_IDLE])
     if "amount" in recorded:
         lead.deal_amount = Decimal(recorded["amount"])
         fields.append("deal_amount")
@@ -220,10 +228,9 @@ def _validated_details(*, lead: Lead, to: str, reason_code: str, details: dict |
 
 # --- handoff and assignment -----------------------------------------------------------------
 def first_touch_due(*, kind: str, temperature: str, start: datetime) -> datetime:
-    """Default first-touch deadline: plain hours from settings until the SLA sets them."""
-    hours = settings.SMARKETING["FIRST_TOUCH_HOURS"]
-    key = "mql_hot" if kind == Stage.MQL and temperature == Temperature.HOT else kind
-    return start + timedelta(hours=hours.get(key, hours["mql"]))
+    """The first-touch deadline of a handoff starting at ``start``: business hours of the
+    SLA agreement in force, or plain hours from settings when none is."""
+    return sla.first_touch_plan(kind=kind, temperature=temperature, start=start).due_at
 
 
 def handoff_context_build(lead: Lead) -> dict:
@@ -261,6 +268,7 @@ def _handoff_open(*, lead: Lead, now: datetime):
     rep = (
         _round_robin_pick(territory=territory, today=timezone.localdate(now)) if territory else None
     )
+    plan = sla.first_touch_plan(kind=lead.stage, temperature=lead.temperature, start=now)
     handoff = Handoff.objects.create(
         lead=lead,
         kind=lead.stage,
@@ -270,10 +278,9 @@ def _handoff_open(*, lead: Lead, now: datetime):
         context=handoff_context_build(lead),
         created_at=now,
         assigned_at=now if rep else None,
-        first_touch_due_at=first_touch_due(
-            kind=lead.stage, temperature=lead.temperature, start=now
-        ),
+        first_touch_due_at=plan.due_at,
     )
+    sla.deadline_open_first_touch(handoff=handoff, plan=plan)
     lead.owner = rep
     if rep is None:
         return None
@@ -293,6 +300,10 @@ def _handoff_open(*, lead: Lead, now: datetime):
 
 
 def _handoff_close(*, lead: Lead, to: str, reason_code: str, now: datetime):
+    for handoff_id in Handoff.objects.filter(lead=lead, closed_at__isnull=True).values_list(
+        "pk", flat=True
+    ):
+        sla.deadlines_cancel(handoff_id=handoff_id, at=now)
     closed = Handoff.objects.filter(lead=lead, closed_at__isnull=True).update(
         status=Handoff.Status.RETURNED if to == Stage.RECYCLED else Handoff.Status.CLOSED,
         closed_at=now,
@@ -410,6 +421,7 @@ def _claim(*, handoff_id: int, lead_id: int, rep: User) -> Lead | None:
     if not won:
         return None
     Lead.objects.filter(pk=lead_id).update(owner=rep, updated_at=now)
+    sla.deadlines_reassign(handoff_ids=[handoff_id], owner_id=rep.pk)
     LeadAssignment.objects.create(
         lead_id=lead_id,
         handoff_id=handoff_id,
@@ -473,8 +485,11 @@ def queue_reassign(*, actor: User, from_rep: User, to_rep: User | None) -> int:
     return count
 
 
-def _move_ownership(*, handoffs: list[Handoff], to_rep: User | None, actor: User, now) -> None:
+def _move_ownership(
+    *, handoffs: list[Handoff], to_rep: User | None, actor: User | None, now
+) -> None:
     ids = [h.pk for h in handoffs]
+    sla.deadlines_reassign(handoff_ids=ids, owner_id=to_rep.pk if to_rep else None)
     pool = Handoff.objects.filter(pk__in=ids)
     if to_rep is None:
         pool.update(owner=None, status=Handoff.Status.POOL, assigned_at=None)
@@ -494,6 +509,32 @@ def _move_ownership(*, handoffs: list[Handoff], to_rep: User | None, actor: User
         )
         for h in handoffs
     )
+
+
+@transaction.atomic
+def handoff_return_to_pool(*, handoff_id: int, why: str) -> bool:
+    """SLA escalation: an unaccepted lead whose deadline was breached goes back to the pool
+    for any rep to claim. Returns False (and changes nothing) once it was accepted or closed."""
+    handoff = (
+        Handoff.objects.select_for_update()
+        .filter(pk=handoff_id, status=Handoff.Status.ASSIGNED, closed_at__isnull=True)
+        .select_related("lead", "owner")
+        .first()
+    )
+    if handoff is None:
+        return False
+    previous = handoff.owner
+    _move_ownership(handoffs=[handoff], to_rep=None, actor=None, now=timezone.now())
+    lead = handoff.lead
+    transaction.on_commit(
+        lambda: notification_send(
+            recipients=[previous],
+            kind=Notification.Kind.REASSIGNED,
+            message=f"{lead} went back to the pool: {why}.",
+            url=lead.get_absolute_url(),
+        )
+    )
+    return True
 
 
 def _notify_reassigned(*, lead: Lead, previous: User | None, to_rep: User | None) -> None:
@@ -559,6 +600,7 @@ def touch_log(
     Handoff.objects.filter(pk=handoff.pk, first_touch_at__isnull=True).update(
         first_touch_at=occurred_at
     )
+    sla.deadlines_meet(handoff_id=handoff.pk, at=occurred_at)
     Lead.objects.filter(pk=lead.pk).update(updated_at=now)
     return touch
 
@@ -656,3 +698,233 @@ def lead_update(*, lead_id: int, actor: User, **fields) -> Lead:
         setattr(lead, name, value)
     lead.save(update_fields=[*fields, "updated_at"])
     return lead
+
+
+# --- territories (manager pages) ------------------------------------------------------------
+def _require_manager(actor: User, doing: str) -> None:
+    if not is_manager(actor):
+        raise NotAllowed(f"Only managers {doing}.")
+
+
+def _small_int(value, *, field: str, label: str, minimum: int, maximum: int = 32767) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"Enter the {label} as a whole number.", field=field) from None
+    if not minimum <= number <= maximum:
+        raise InvalidInput(f"The {label} must be between {minimum} and {maximum}.", field=field)
+    return number
+
+
+def _territory_validated(
+    *, name: str, priority, countries, industries, exclude_pk: int | None = None
+) -> dict:
+    from leads.countries import ISO_COUNTRY_CODES
+
+    name = (name or "").strip()
+    if not name:
+        raise InvalidInput("Name the territory.", field="name")
+    if len(name) > 100:
+        raise InvalidInput("Keep the name under 100 characters.", field="name")
+    if Territory.objects.filter(name__iexact=name).exclude(pk=exclude_pk).exists():
+        raise InvalidInput("Another territory has this name.", field="name")
+    codes = list(dict.fromkeys(c.strip().upper() for c in countries or () if c and c.strip()))
+    unknown = [c for c in codes if c not in ISO_COUNTRY_CODES]
+    if unknown:
+        raise InvalidInput(
+            f"Unknown country code {', '.join(unknown)}: use ISO 3166 two-letter codes "
+            "such as US, GB, DE.",
+            field="countries",
+        )
+    names: dict[str, str] = {}
+    for industry in industries or ():
+        industry = (industry or "").strip()
+        if len(industry) > 100:
+            raise InvalidInput("Keep each industry under 100 characters.", field="industries")
+        if industry:
+            names.setdefault(industry.lower(), industry)
+    return {
+        "name": name,
+        "priority": _small_int(priority, field="priority", label="priority", minimum=0),
+        "countries": codes,
+        "industries": list(names.values()),
+    }
+
+
+@transaction.atomic
+def territory_create(
+    *,
+    actor: User,
+    name: str,
+    priority: int = 100,
+    countries: list[str] | None = None,
+    industries: list[str] | None = None,
+    is_active: bool = True,
+) -> Territory:
+    """A territory for round-robin assignment. Countries are ISO 3166 alpha-2 codes (stored
+    upper-case, duplicates dropped); empty countries or industries mean "any"."""
+    _require_manager(actor, "configure territories")
+    fields = _territory_validated(
+        name=name, priority=priority, countries=countries, industries=industries
+    )
+    try:
+        with transaction.atomic():
+            return Territory.objects.create(is_active=bool(is_active), **fields)
+    except IntegrityError:  # a concurrent create with the same name won
+        raise InvalidInput("Another territory has this name.", field="name") from None
+
+
+@transaction.atomic
+def territory_update(
+    *,
+    territory_id: int,
+    actor: User,
+    name: str,
+    priority: int,
+    countries: list[str],
+    industries: list[str],
+    is_active: bool,
+) -> Territory:
+    """Replace the territory's settings, validated as in ``territory_create``."""
+    _require_manager(actor, "configure territories")
+    territory = Territory.objects.select_for_update().get(pk=territory_id)
+    fields = _territory_validated(
+        name=name,
+        priority=priority,
+        countries=countries,
+        industries=industries,
+        exclude_pk=territory.pk,
+    )
+    for key, value in {**fields, "is_active": bool(is_active)}.items():
+        setattr(territory, key, value)
+    try:
+        with transaction.atomic():
+            territory.save(update_fields=[*fields, "is_active", "updated_at"])
+    except IntegrityError:
+        raise InvalidInput("Another territory has this name.", field="name") from None
+    return territory
+
+
+def _member_validated(*, weight, capacity) -> dict:
+    return {
+        "weight": _small_int(weight, field="weight", label="weight", minimum=1),
+        "capacity": None
+        if capacity in (None, "")
+        else _small_int(capacity, field="capacity", label="capacity", minimum=1, maximum=100000),
+    }
+
+
+def _rotation_level(*, territory_id: int, exclude_pk: int | None = None) -> float:
+    """Assignments per unit of weight of the least-served active member (0 when none)."""
+    levels = [
+        total / weight
+        for total, weight in TerritoryMember.objects.filter(
+            territory_id=territory_id, is_active=True
+        )
+        .exclude(pk=exclude_pk)
+        .values_list("assigned_total", "weight")
+    ]
+    return min(levels, default=0.0)
+
+
+@transaction.atomic
+def territory_member_add(
+    *,
+    actor: User,
+    territory_id: int,
+    rep: User | None,
+    weight: int = 1,
+    capacity: int | None = None,
+    is_active: bool = True,
+) -> TerritoryMember:
+    """Add a rep to a territory's rotation. The newcomer joins at the rotation's current
+    level, so it does not take every next lead until its count catches up."""
+    _require_manager(actor, "configure territories")
+    territory = Territory.objects.select_for_update().get(pk=territory_id)
+    if rep is None or not is_rep(rep):
+        raise InvalidInput("Choose a sales rep.", field="rep")
+    if TerritoryMember.objects.filter(territory=territory, rep=rep).exists():
+        raise InvalidInput(f"{rep} is already in {territory}.", field="rep")
+    fields = _member_validated(weight=weight, capacity=capacity)
+    level = _rotation_level(territory_id=territory.pk)
+    return TerritoryMember.objects.create(
+        territory=territory,
+        rep=rep,
+        is_active=bool(is_active),
+        assigned_total=round(level * fields["weight"]),
+        **fields,
+    )
+
+
+@transaction.atomic
+def territory_member_update(
+    *, member_id: int, actor: User, weight: int, capacity: int | None, is_active: bool
+) -> TerritoryMember:
+    """Change a member's weight, capacity or active flag. A member coming back from inactive
+    rejoins at the rotation's current level instead of catching up on missed turns."""
+    _require_manager(actor, "configure territories")
+    member = TerritoryMember.objects.select_for_update().select_related("rep").get(pk=member_id)
+    fields = _member_validated(weight=weight, capacity=capacity)
+    if is_active and not member.is_active:
+        level = _rotation_level(territory_id=member.territory_id, exclude_pk=member.pk)
+        member.assigned_total = max(member.assigned_total, round(level * fields["weight"]))
+    member.weight, member.capacity = fields["weight"], fields["capacity"]
+    member.is_active = bool(is_active)
+    member.save(update_fields=["weight", "capacity", "is_active", "assigned_total"])
+    return member
+
+
+def _absence_validated(*, rep: User | None, starts_on, ends_on, note: str, exclude_pk=None):
+    if rep is None or not is_rep(rep):
+        raise InvalidInput("Choose a sales rep.", field="rep")
+    if starts_on is None:
+        raise InvalidInput("Enter the first day away.", field="starts_on")
+    if ends_on is None:
+        raise InvalidInput("Enter the last day away.", field="ends_on")
+    if ends_on < starts_on:
+        raise InvalidInput("The last day cannot be before the first day.", field="ends_on")
+    note = (note or "").strip()
+    if len(note) > 200:
+        raise InvalidInput("Keep the note under 200 characters.", field="note")
+    overlapping = (
+        RepAbsence.objects.filter(rep=rep, starts_on__lte=ends_on, ends_on__gte=starts_on)
+        .exclude(pk=exclude_pk)
+        .first()
+    )
+    if overlapping:
+        first, last = overlapping.starts_on, overlapping.ends_on
+        away = f"{first.day} {first:%b} to {last.day} {last:%b %Y}"
+        raise InvalidInput(f"{rep} is already away {away}.", field="starts_on")
+    return note
+
+
+@transaction.atomic
+def rep_absence_create(
+    *, actor: User, rep: User | None, starts_on, ends_on, note: str = ""
+) -> RepAbsence:
+    """Out of office, both days included: round-robin skips the rep on those days. Refuses
+    a range overlapping another absence of the same rep."""
+    _require_manager(actor, "record absences")
+    note = _absence_validated(rep=rep, starts_on=starts_on, ends_on=ends_on, note=note)
+    return RepAbsence.objects.create(rep=rep, starts_on=starts_on, ends_on=ends_on, note=note)
+
+
+@transaction.atomic
+def rep_absence_update(
+    *, absence_id: int, actor: User, starts_on, ends_on, note: str = ""
+) -> RepAbsence:
+    _require_manager(actor, "record absences")
+    absence = RepAbsence.objects.select_for_update().select_related("rep").get(pk=absence_id)
+    absence.note = _absence_validated(
+        rep=absence.rep, starts_on=starts_on, ends_on=ends_on, note=note, exclude_pk=absence.pk
+    )
+    absence.starts_on, absence.ends_on = starts_on, ends_on
+    absence.save(update_fields=["starts_on", "ends_on", "note"])
+    return absence
+
+
+@transaction.atomic
+def rep_absence_delete(*, absence_id: int, actor: User) -> None:
+    """Cancel an absence (the rep is back in the rotation on those days)."""
+    _require_manager(actor, "record absences")
+    RepAbsence.objects.filter(pk=absence_id).delete()

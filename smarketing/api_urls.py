@@ -1,7 +1,15 @@
-from django.urls import path
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from core.api import TokenObtainView
+from leads.api import LeadViewSet, QueueClaimView
+
+leads_router = SimpleRouter()
+leads_router.register("leads", LeadViewSet, basename="api-lead")
 
 urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
+    path("queue/claim/", QueueClaimView.as_view(), name="api-queue-claim"),
+    *leads_router.urls,
+    path("", include("campaigns.api")),
 ]

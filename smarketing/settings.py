@@ -194,6 +194,7 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "core.api.api_exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "smarketing API",
@@ -203,6 +204,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {"LeadKindEnum": "leads.models.KIND_CHOICES"},
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -236,6 +238,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "core.heartbeat",
         "schedule": 30.0,
         "options": {"expires": 25},
+    },
+    # Campaigns whose start date came go live and notify sales once; ended ones become done.
+    "campaigns-launch-due": {
+        "task": "campaigns.launch_due",
+        "schedule": 300.0,
+        "options": {"expires": 270},
     },
 }
 

@@ -1,17 +1,338 @@
-from django.urls import path
+"""The lead queue: a rep's open leads and the pool, ordered by first-touch due time, with
+claim and the row actions in place (htmx) or as plain POST + redirect without JavaScript.
 
-from core.roles import Role
-from core.views import coming_soon
+The row pieces here (first-touch clock, the actions a user may take, one queue row) are also
+used by the lead page and the action views in ``leads.views.detail``.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
+
+from core.errors import DomainError
+from core.roles import Role, is_manager, is_rep, role_required
+from leads.forms import QueueFilterForm
+from leads.models import QUALIFIED_STAGES, Handoff, Lead, Stage
+from leads.selectors import lead_allowed_moves, queue_counts, queue_handoffs
+from leads.services import queue_claim_next
+
+# Share of the first-touch window under which the clock turns amber.
+SLA_WARN_SHARE = 0.25
+QUEUE_TABS = ("mine", "pool")
+
+
+# --- the first-touch clock ------------------------------------------------------------------
+def duration_text(delta: timedelta) -> str:
+    """A compact duration for a clock: "3d 4h", "2h 10m", "35m", "<1m"."""
+    minutes = int(abs(delta).total_seconds() // 60)
+    if minutes < 1:
+        return "<1m"
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+@dataclass(frozen=True)
+class FirstTouchClock:
+    css: str  # sla-ok | sla-warn | sla-breach | sla-done
+    text: str
+    start: datetime
+    due_at: datetime
+    touched_at: datetime | None
+
+
+def first_touch_clock(handoff: Handoff, *, now: datetime) -> FirstTouchClock:
+    """Time left until the first touch is due, amber under a quarter of the window, red once
+    overdue, grey once a touch was logged."""
+    due, start = handoff.first_touch_due_at, handoff.created_at
+    if handoff.first_touch_at is not None:
+        return FirstTouchClock("sla-done", "touched", start, due, handoff.first_touch_at)
+    left = due - now
+    if left <= timedelta(0):
+        return FirstTouchClock("sla-breach", f"overdue {duration_text(left)}", start, due, None)
+    css = "sla-warn" if left < (due - start) * SLA_WARN_SHARE else "sla-ok"
+    return FirstTouchClock(css, f"{duration_text(left)} left", start, due, None)
+
+
+# --- what a user may do with a lead ---------------------------------------------------------
+MOVE_LABELS = {
+    Stage.MQL: "Qualify as MQL",
+    Stage.PQL: "Qualify as PQL",
+    Stage.CQL: "Qualify as CQL",
+    Stage.SAL: "Accept",
+    Stage.SQL: "Qualify to SQL",
+    Stage.OPPORTUNITY: "Open opportunity",
+    Stage.WON: "Close won",
+    Stage.LOST: "Close lost",
+    Stage.RECYCLED: "Return to marketing",
+    Stage.DISQUALIFIED: "Disqualify",
+}
+# The natural next step from each stage: shown as the primary button.
+NEXT_STEP = {
+    Stage.NEW: Stage.MQL,
+    Stage.MQL: Stage.SAL,
+    Stage.PQL: Stage.SAL,
+    Stage.CQL: Stage.SAL,
+    Stage.SAL: Stage.SQL,
+    Stage.SQL: Stage.OPPORTUNITY,
+    Stage.OPPORTUNITY: Stage.WON,
+    Stage.RECYCLED: Stage.MQL,
+}
+# Moves that need no input: one click.
+ONE_CLICK_MOVES = frozenset({Stage.SAL, *QUALIFIED_STAGES})
+
+
+@dataclass(frozen=True)
+class LeadAction:
+    key: str  # "claim", "touch", "feedback" or the target stage of a move
+    label: str
+    url: str
+    needs_input: bool  # opens a dialog with a form; otherwise a one-click POST
+    primary: bool = False
+    shortcut: str = ""
+    shortcut_label: str = ""
+
+
+def move_label(*, lead: Lead, to: str) -> str:
+    if to == Stage.RECYCLED and lead.stage == Stage.LOST:
+        return "Recycle to nurture"
+    return MOVE_LABELS[to]
+
+
+def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[LeadAction]:
+    """The actions ``user`` may take on ``lead`` now, the natural next step first. Runs no
+    query: the roles are cached on the user and the handoff is passed in."""
+    sales = is_rep(user) or is_manager(user)
+    actions: list[LeadAction] = []
+    if sales and handoff is not None and handoff.status == Handoff.Status.POOL:
+        actions.append(
+            LeadAction(
+                "claim",
+                "Claim",
+                reverse("leads:claim", args=[lead.pk]),
+                needs_input=False,
+                primary=True,
+            )
+        )
+    for to in lead_allowed_moves(lead=lead, user=user):
+        shortcut = "a" if to == Stage.SAL else ""
+        actions.append(
+            LeadAction(
+                to,
+                move_label(lead=lead, to=to),
+                reverse("leads:move", args=[lead.pk, to]),
+                needs_input=to not in ONE_CLICK_MOVES,
+                primary=NEXT_STEP.get(lead.stage) == to,
+                shortcut=shortcut,
+                shortcut_label="Accept the lead" if shortcut else "",
+            )
+        )
+    owns = lead.owner_id == user.pk or (handoff is not None and handoff.owner_id == user.pk)
+    if handoff is not None and handoff.is_open and (is_manager(user) or (is_rep(user) and owns)):
+        actions.append(
+            LeadAction(
+                "touch",
+                "Log touch",
+                reverse("leads:touch", args=[lead.pk]),
+                needs_input=True,
+                shortcut="t",
+                shortcut_label="Log a call, email or meeting",
+            )
+        )
+    if lead.kind and (is_manager(user) or (is_rep(user) and owns)):
+        actions.append(
+            LeadAction("feedback", "Rate lead", reverse("leads:feedback", args=[lead.pk]), True)
+        )
+    actions.sort(key=lambda a: not a.primary)  # stable: the rest keep lifecycle order
+    return actions
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Where an action was started: which page re-renders after it (``page`` is "queue" or
+    "detail"), which queue tab, and where a browser without JavaScript goes back to."""
+
+    page: str = "detail"
+    tab: str = "mine"
+    next: str = ""
+
+    @classmethod
+    def from_request(cls, request: HttpRequest, lead: Lead | None = None) -> "ActionContext":
+        data = request.POST if request.method == "POST" else request.GET
+        page = "queue" if data.get("ctx") == "queue" else "detail"
+        tab = data.get("tab") if data.get("tab") in QUEUE_TABS else "mine"
+        next_url = data.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = ""
+        if not next_url:
+            next_url = (
+                f"{reverse('leads:queue')}?tab={tab}"
+                if page == "queue" or lead is None
+                else lead.get_absolute_url()
+            )
+        return cls(page=page, tab=tab, next=next_url)
+
+    def query(self) -> str:
+        params = QueryDict(mutable=True)
+        params.update({"ctx": self.page, "tab": self.tab, "next": self.next})
+        return params.urlencode()
+
+    def target(self, lead: Lead) -> str:
+        """The element an action's success response replaces."""
+        return f"#lead-row-{lead.pk}" if self.page == "queue" else "#lead-detail"
+
+
+# --- queue rows -------------------------------------------------------------------------------
+@dataclass
+class QueueRow:
+    lead: Lead
+    handoff: Handoff | None
+    clock: FirstTouchClock | None = None
+    actions: list[LeadAction] = field(default_factory=list)
+    more: list[LeadAction] = field(default_factory=list)
+    gone: bool = False  # the lead left this tab (claimed, returned, closed…)
+    hidden: bool = False  # gone out of the user's sight: say nothing about the lead
+    notice: str = ""
+    error: str = ""
+    selected: bool = False
+    waiting: str = ""  # how long a pool lead has waited
+
+
+def queue_row(
+    *,
+    lead: Lead,
+    handoff: Handoff | None,
+    user: User,
+    tab: str,
+    now: datetime,
+    notice: str = "",
+    error: str = "",
+) -> QueueRow:
+    """One row of the ``tab`` queue for ``lead``; ``gone`` when it no longer belongs there."""
+    in_tab = handoff is not None and (
+        handoff.status == Handoff.Status.POOL if tab == "pool" else handoff.owner_id == user.pk
+    )
+    if not in_tab:
+        return QueueRow(lead=lead, handoff=handoff, gone=True, notice=notice, error=error)
+    actions = lead_actions(lead=lead, handoff=handoff, user=user)
+    inline = [a for a in actions if a.primary or a.key in ("claim", "touch")]
+    return QueueRow(
+        lead=lead,
+        handoff=handoff,
+        clock=first_touch_clock(handoff, now=now),
+        actions=inline,
+        more=[a for a in actions if a not in inline],
+        waiting=duration_text(now - handoff.created_at),
+        notice=notice,
+        error=error,
+    )
+
+
+def queue_rows(*, handoffs: list[Handoff], user: User, tab: str) -> list[QueueRow]:
+    now = timezone.now()
+    return [queue_row(lead=h.lead, handoff=h, user=user, tab=tab, now=now) for h in handoffs]
+
+
+@dataclass(frozen=True)
+class Flash:
+    """A message shown at the top of a fragment htmx swaps in (full pages use messages)."""
+
+    level: str  # success | info | warning | error
+    text: str
+    url: str = ""
+    link: str = ""
+
+
+# --- the page -----------------------------------------------------------------------------
+def _queue_context(
+    request: HttpRequest, form: QueueFilterForm, *, flash: Flash | None = None, selected=None
+) -> dict:
+    tab = form.current_tab()
+    after = form.cursor()
+    handoffs, next_cursor = queue_handoffs(
+        rep=request.user, scope=tab, filters=form.filters(), after=after
+    )
+    rows = queue_rows(handoffs=handoffs, user=request.user, tab=tab)
+    for row in rows:
+        row.selected = row.lead.pk == selected
+    back = f"{reverse('leads:queue')}?{form.query(after=after)}"
+    return {
+        "title": "Lead queue",
+        "form": form,
+        "tab": tab,
+        "counts": queue_counts(rep=request.user),
+        "rows": rows,
+        "after": after,
+        "next_query": form.query(after=next_cursor) if next_cursor else "",
+        "first_query": form.query(),
+        "filtered": form.is_filtered(),
+        "columns": 9 if tab == "pool" else 8,
+        "action_ctx": ActionContext(page="queue", tab=tab, next=back),
+        "flash": flash,
+    }
+
+
+@role_required(Role.REP)
+@require_GET
+def queue_page(request: HttpRequest) -> HttpResponse:
+    form = QueueFilterForm(request.GET)
+    context = _queue_context(request, form)
+    template = "leads/queue.html"
+    if request.htmx and not request.htmx.history_restore_request:
+        # The filters and "Next page" swap only the results; the tabs swap the whole queue.
+        template += "#results" if request.htmx.target == "queue-results" else "#queue"
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request", "HX-Target"])
+    return response
+
+
+@role_required(Role.REP)
+@require_POST
+def claim_next(request: HttpRequest) -> HttpResponse:
+    """Claim the best pool lead; the queue then shows My leads with it selected."""
+    tab = request.POST.get("tab") if request.POST.get("tab") in QUEUE_TABS else "mine"
+    selected = None
+    try:
+        lead = queue_claim_next(rep=request.user)
+    except DomainError as error:
+        flash = Flash("error", error.message)
+    else:
+        if lead is None:
+            flash = Flash("info", "The pool is empty: there is no lead to claim right now.")
+        else:
+            tab, selected = "mine", lead.pk
+            flash = Flash(
+                "success",
+                f"You claimed {lead}{f' ({lead.company})' if lead.company else ''}.",
+                url=lead.get_absolute_url(),
+                link="Open lead",
+            )
+    url = f"{reverse('leads:queue')}?tab={tab}"
+    if not request.htmx:
+        messages.add_message(request, getattr(messages, flash.level.upper()), flash.text)
+        return redirect(url)
+    form = QueueFilterForm(QueryDict(f"tab={tab}"))
+    context = _queue_context(request, form, flash=flash, selected=selected)
+    return push_url(render(request, "leads/queue.html#queue", context), url)
+
 
 urlpatterns = [
-    path(
-        "queue/",
-        coming_soon(
-            "Lead queue",
-            "Your leads and the pool, ordered by first-touch due time, with claim, accept, "
-            "return and touch logging in place.",
-            Role.REP,
-        ),
-        name="queue",
-    ),
+    path("queue/", queue_page, name="queue"),
+    path("queue/claim-next/", claim_next, name="claim_next"),
 ]
