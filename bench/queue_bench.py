@@ -254,7 +254,7 @@ def _claim_process(rep_id: int, remaining, results, start) -> None:
     connections.close_all()  # never share the parent's socket
     rep = User.objects.get(pk=rep_id)
     is_rep(rep)  # connect and read the roles before the clock starts
-    start.wait()
+    start.wait(timeout=120)
     got = []
     while True:
         with remaining.get_lock():
@@ -281,13 +281,16 @@ def bench_claims_processes(processes: int, claims: int) -> dict:
     context = multiprocessing.get_context("fork")
     remaining = context.Value("i", claims)
     results = context.Queue()
+    start = context.Barrier(processes + 1)
     workers = [
-        context.Process(target=_claim_process, args=(rep.pk, remaining, results)) for rep in reps
+        context.Process(target=_claim_process, args=(rep.pk, remaining, results, start))
+        for rep in reps
     ]
-    began = time.perf_counter()
     for worker in workers:
         worker.start()
-    got = [results.get() for _ in workers]
+    start.wait(timeout=120)
+    began = time.perf_counter()
+    got = [results.get(timeout=600) for _ in workers]
     wall = time.perf_counter() - began
     for worker in workers:
         worker.join()

@@ -516,7 +516,7 @@ def handoff_return_to_pool(*, handoff_id: int, why: str) -> bool:
     """SLA escalation: an unaccepted lead whose deadline was breached goes back to the pool
     for any rep to claim. Returns False (and changes nothing) once it was accepted or closed."""
     handoff = (
-        Handoff.objects.select_for_update()
+        Handoff.objects.select_for_update(of=("self",))
         .filter(pk=handoff_id, status=Handoff.Status.ASSIGNED, closed_at__isnull=True)
         .select_related("lead", "owner")
         .first()

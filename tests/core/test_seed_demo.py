@@ -3,7 +3,13 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db.models import Sum
 
-from campaigns.models import Campaign, TalkingPoint
+from campaigns.models import (
+    Campaign,
+    ContentRequest,
+    EnablementResource,
+    FollowUpTemplate,
+    TalkingPoint,
+)
 from core.models import Notification
 from leads.models import (
     QUALIFIED_STAGES,
@@ -25,6 +31,9 @@ COUNTED = [
     User,
     Campaign,
     TalkingPoint,
+    FollowUpTemplate,
+    EnablementResource,
+    ContentRequest,
     Lead,
     LeadStageChange,
     Handoff,

@@ -697,6 +697,8 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     page.get_by_label("Password").fill("correct-horse-battery")
     page.get_by_role("button", name="Log in").click()
     expect(page).to_have_url(f"{live_server.url}{QUEUE}")
+    # the shortcuts act through htmx once the deferred scripts have run
+    page.wait_for_function("() => window.htmx !== undefined && document.readyState === 'complete'")
 
     # when they press c: the most urgent pool lead is theirs, listed and selected in My leads
     page.keyboard.press("c")

@@ -24,7 +24,8 @@ from django.urls import reverse
 from django.utils import timezone
 from faker import Faker
 
-from campaigns.models import Campaign, TalkingPoint
+from campaigns.demo import campaigns_demo_seed
+from campaigns.models import Campaign
 from core.models import Notification
 from core.roles import Role
 from leads.models import (
@@ -54,72 +55,6 @@ DEMO_USERS = [
     ("rep1", "Ravi", "Patel", Role.REP),
     ("rep2", "Rosa", "Okafor", Role.REP),
     ("rep3", "Ryan", "Schmidt", Role.REP),
-]
-
-DEMO_CAMPAIGNS = [
-    # name, channel, start offset (days from today), length (days), cost, points, quote
-    (
-        "Pipeline Health Webinar",
-        Campaign.Channel.WEBINAR,
-        -75,
-        1,
-        "4200.00",
-        [
-            "Teams lose 30% of MQLs in the handoff; we show where.",
-            "One shared funnel ends the 'junk leads' argument.",
-            "Live demo: SLA clocks on every lead.",
-        ],
-        "We cut our lead response time from two days to two hours.",
-    ),
-    (
-        "State of B2B Buying 2026 report",
-        Campaign.Channel.CONTENT,
-        -45,
-        60,
-        "8500.00",
-        [
-            "Buyers finish 70% of research before talking to sales.",
-            "Speed to first touch is the biggest lever in conversion.",
-        ],
-        "The report our CFO actually read end to end.",
-    ),
-    (
-        "SaaS Connect trade show",
-        Campaign.Channel.EVENT,
-        -20,
-        3,
-        "22000.00",
-        [
-            "Booth visitors get a free pipeline audit.",
-            "Ask about their current lead routing.",
-            "Mention the partner integrations.",
-        ],
-        "Finally, marketing and sales looking at the same numbers.",
-    ),
-    (
-        "Q4 paid social retargeting",
-        Campaign.Channel.PAID_SOCIAL,
-        -10,
-        45,
-        "12000.00",
-        [
-            "Visitors who saw pricing twice: lead with ROI.",
-            "Offer the 14-day trial, not a demo.",
-        ],
-        "Set up in an afternoon, paid back in a quarter.",
-    ),
-    (
-        "Partner co-marketing: CloudOps",
-        Campaign.Channel.PARTNER,
-        14,
-        30,
-        "3000.00",
-        [
-            "Joint customers get onboarding help from both teams.",
-            "Integration ships data both ways in real time.",
-        ],
-        "The integration we had wished for for years.",
-    ),
 ]
 
 INDUSTRIES = [
@@ -288,10 +223,14 @@ class Command(BaseCommand):
         password, generated = demo_password_resolve(options.get("password"))
         with transaction.atomic():
             users = self._users(password)
-            campaigns = self._campaigns(users["marketer"])
+            reps = [users["rep1"], users["rep2"], users["rep3"]]
+            # The campaigns app owns its demo content; its content requests need reps that
+            # own leads, so it runs again (idempotently) once the leads exist.
+            campaigns = campaigns_demo_seed(marketer=users["marketer"], reps=reps)
             territories = self._territories(users)
             created = self._leads(users, campaigns, territories)
             handoffs = _sales_work_derive(territories=territories)
+            campaigns_demo_seed(marketer=users["marketer"], reps=reps)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {len(users)} users, {len(campaigns)} campaigns, "
@@ -323,42 +262,6 @@ class Command(BaseCommand):
             user.groups.add(Group.objects.get(name=role.value))
             users[username] = user
         return users
-
-    def _campaigns(self, owner: User) -> list[Campaign]:
-        today = timezone.localdate()
-        campaigns = []
-        for name, channel, offset, length, cost, points, quote in DEMO_CAMPAIGNS:
-            start = today + timedelta(days=offset)
-            end = start + timedelta(days=length - 1)
-            status = (
-                Campaign.Status.DONE
-                if end < today
-                else Campaign.Status.LIVE
-                if start <= today
-                else Campaign.Status.PLANNED
-            )
-            campaign, created = Campaign.objects.get_or_create(
-                name=name,
-                defaults={
-                    "channel": channel,
-                    "status": status,
-                    "start_date": start,
-                    "end_date": end,
-                    "cost": cost,
-                    "quote": quote,
-                    "owner": owner,
-                    "audience": "B2B revenue teams, 50-2,000 employees",
-                    "offer": f"{name}: free access for qualified teams.",
-                    "landing_url": f"https://smarketing.example/{channel}/{start:%Y-%m}",
-                },
-            )
-            if created:
-                TalkingPoint.objects.bulk_create(
-                    TalkingPoint(campaign=campaign, position=i, text=text)
-                    for i, text in enumerate(points, start=1)
-                )
-            campaigns.append(campaign)
-        return campaigns
 
     def _territories(self, users: dict[str, User]) -> list[Territory]:
         territories = []
