@@ -38,6 +38,7 @@ from campaigns.services import feed_token_hash
 from core.roles import Role, has_role, is_manager, is_marketer
 from leads.models import QUALIFIED_STAGES, Handoff, Lead, LeadFeedback, LeadStageChange, Stage
 from leads.models import ReturnReason as LeadReturnReason
+from leads.selectors import lead_search_q
 
 
 # --- campaigns -----------------------------------------------------------------------------
@@ -326,13 +327,7 @@ def campaign_leads(
     if filters.owner:
         rows = rows.filter(owner_id=filters.owner)
     if filters.search:
-        term = filters.search.strip()
-        rows = rows.filter(
-            Q(email__icontains=term)
-            | Q(company__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-        )
+        rows = rows.filter(lead_search_q(filters.search))
     return rows.select_related("owner").order_by("-created_at", "-pk")
 
 

@@ -34,6 +34,18 @@ class QueueFilters:
     search: str = ""
 
 
+def lead_search_q(term: str, *, through: str = "") -> Q:
+    """Leads whose name, email or company contains ``term`` (``through`` = "lead__" from a
+    model pointing at the lead)."""
+    term = term.strip()
+    return (
+        Q(**{f"{through}email__icontains": term})
+        | Q(**{f"{through}company__icontains": term})
+        | Q(**{f"{through}first_name__icontains": term})
+        | Q(**{f"{through}last_name__icontains": term})
+    )
+
+
 def lead_visibility_q(user: User) -> Q:
     """Leads the user may open: marketing and managers see all; a rep sees their own leads,
     the pool, and leads they once owned."""
@@ -72,13 +84,7 @@ def queue_handoffs(
     if filters.stage:
         rows = rows.filter(lead__stage=filters.stage)
     if filters.search:
-        term = filters.search.strip()
-        rows = rows.filter(
-            Q(lead__email__icontains=term)
-            | Q(lead__company__icontains=term)
-            | Q(lead__first_name__icontains=term)
-            | Q(lead__last_name__icontains=term)
-        )
+        rows = rows.filter(lead_search_q(filters.search, through="lead__"))
     cursor = _cursor_decode(after)
     if cursor:
         due, score, pk = cursor
@@ -228,13 +234,7 @@ def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=No
     if owner_id:
         rows = rows.filter(owner_id=owner_id)
     if filters.search:
-        term = filters.search.strip()
-        rows = rows.filter(
-            Q(email__icontains=term)
-            | Q(company__icontains=term)
-            | Q(first_name__icontains=term)
-            | Q(last_name__icontains=term)
-        )
+        rows = rows.filter(lead_search_q(filters.search))
     return rows.select_related("owner", "source_campaign").order_by("-created_at", "-pk")
 
 
