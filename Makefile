@@ -35,5 +35,10 @@ format: install
 test: install lint
 	$(BIN)/pytest
 
+# Queue benchmarks on PostgreSQL (bench/README.md): DATABASE_URL=… make bench-queue LEADS=1000000
+bench-queue: install
+	@test -n "$$DATABASE_URL" || (echo "bench-queue needs DATABASE_URL (PostgreSQL)"; exit 2)
+	$(BIN)/python bench/queue_bench.py --leads $${LEADS:-1000000}
+
 clean:
 	rm -rf $(VENV) data .pytest_cache

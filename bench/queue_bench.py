@@ -126,9 +126,16 @@ def bench_page(rep: User, requests: int) -> dict:
     placeholder = False
     for tab in ("mine", "pool"):
         url = f"/leads/queue/?tab={tab}"
-        first = client.get(url)
+        try:
+            first = client.get(url)
+        except Exception as error:  # the page is someone's work in progress: say so, go on
+            print(f"  GET {url} failed: {type(error).__name__}: {error}")
+            results[f"page_{tab}"] = None
+            continue
         if first.status_code != 200:
-            raise SystemExit(f"GET {url} answered {first.status_code}")
+            print(f"  GET {url} answered {first.status_code}")
+            results[f"page_{tab}"] = None
+            continue
         placeholder = placeholder or b"coming-soon" in first.content
         for _ in range(4):  # warm caches and the connection
             client.get(url)
@@ -376,9 +383,11 @@ def bench_burst(pool_sql: str, claim_sql: str, size: int) -> dict:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "UPDATE leads_handoff SET first_touch_due_at = now() - interval '1 day' "
+                "UPDATE leads_handoff SET first_touch_due_at = ("
+                "  SELECT min(first_touch_due_at) - interval '1 hour' FROM leads_handoff"
+                "  WHERE status = 'pool') "
                 "WHERE id IN (SELECT id FROM leads_handoff WHERE status = 'pool' "
-                "ORDER BY first_touch_due_at LIMIT %s)",
+                "ORDER BY first_touch_due_at DESC LIMIT %s)",
                 [size],
             )
         pool = explain("pool, top 25, during the burst", pool_sql, index="handoff_pool_idx")
@@ -418,12 +427,13 @@ def main() -> None:
     )
     by_process = bench_claims_processes(args.processes, args.claims) if args.processes else None
 
-    worst_page = max(page["page_mine"]["p95"], page["page_pool"]["p95"])
+    pages = [page["page_mine"], page["page_pool"]]
+    worst_page = max(p["p95"] for p in pages) if all(pages) else float("nan")
     verdict = "met" if worst_page < TARGET_PAGE_P95_MS else "MISSED"
     print("\nSummary")
     print(
         f"  queue page p95 (worst tab) {worst_page:.1f} ms "
-        f"(target < {TARGET_PAGE_P95_MS} ms: {verdict})"
+        f"(target < {TARGET_PAGE_P95_MS} ms: {verdict if all(pages) else 'page not measured'})"
         + ("  [placeholder page]" if page["placeholder"] else "")
     )
     print(

@@ -1,6 +1,6 @@
-"""Create the demo world: users in their roles, campaigns, territories, ~200 leads over every
-stage, and the sales work around them (handoffs, assignments, touches, feedback, notes,
-notifications) consistent with what the lifecycle services would have written.
+"""Create the demo world: users in their roles, campaigns (``campaigns.demo``), territories,
+~200 leads over every stage, and the sales work around them (handoffs, assignments, touches,
+feedback, notes, notifications) consistent with what the lifecycle services would have written.
 
 Idempotent: every object is keyed (username, campaign name, territory name, lead email), and
 the sales work is derived only for demo leads that have no handoff yet, so a second run
