@@ -7,6 +7,7 @@ used by the lead page and the action views in ``leads.views.detail``.
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.contrib import messages
 from django.contrib.auth.models import User
@@ -15,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
+from django.utils.functional import cached_property
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import push_url
@@ -25,6 +27,8 @@ from leads.forms import QueueFilterForm
 from leads.models import QUALIFIED_STAGES, Handoff, Lead, Stage
 from leads.selectors import lead_allowed_moves, queue_counts, queue_handoffs
 from leads.services import queue_claim_next
+from slas.business_hours import business_between
+from slas.selectors import AgreementClock, Clocks, agreement_clocks, business_duration_text
 
 # Share of the first-touch window under which the clock turns amber.
 SLA_WARN_SHARE = 0.25
@@ -53,19 +57,62 @@ class FirstTouchClock:
     start: datetime
     due_at: datetime
     touched_at: datetime | None
+    # Business clocks count the agreement's working hours; "" is the plain clock.
+    basis: str = ""
+    calendar: str = ""
+    # What static/js/queue.js ticks towards (None: the clock stands still until the next
+    # page load, as a business clock does outside working hours).
+    tick_due: datetime | None = None
+    tick_start: datetime | None = None
 
 
-def first_touch_clock(handoff: Handoff, *, now: datetime) -> FirstTouchClock:
+def first_touch_clock(
+    handoff: Handoff, *, now: datetime, clock: AgreementClock | None = None
+) -> FirstTouchClock:
     """Time left until the first touch is due, amber under a quarter of the window, red once
-    overdue, grey once a touch was logged."""
+    overdue, grey once a touch was logged. With the agreement's ``clock`` the time left and
+    the window are business hours of its calendar."""
     due, start = handoff.first_touch_due_at, handoff.created_at
     if handoff.first_touch_at is not None:
         return FirstTouchClock("sla-done", "touched", start, due, handoff.first_touch_at)
+    if clock is not None:
+        return _business_clock(start=start, due=due, now=now, clock=clock)
     left = due - now
     if left <= timedelta(0):
-        return FirstTouchClock("sla-breach", f"overdue {duration_text(left)}", start, due, None)
+        return FirstTouchClock(
+            "sla-breach", f"overdue {duration_text(left)}", start, due, None, "", "", due, start
+        )
     css = "sla-warn" if left < (due - start) * SLA_WARN_SHARE else "sla-ok"
-    return FirstTouchClock(css, f"{duration_text(left)} left", start, due, None)
+    return FirstTouchClock(css, f"{duration_text(left)} left", start, due, None, "", "", due, start)
+
+
+def _business_clock(
+    *, start: datetime, due: datetime, now: datetime, clock: AgreementClock
+) -> FirstTouchClock:
+    schedule = clock.schedule
+    window = business_between(schedule, start, due)
+    if now >= due:
+        late = business_between(schedule, due, now)
+        css, text, virtual_due = "sla-breach", f"overdue {business_duration_text(late)}", now - late
+    else:
+        left = business_between(schedule, now, due)
+        css = "sla-warn" if left < window * SLA_WARN_SHARE else "sla-ok"
+        text, virtual_due = f"{business_duration_text(left)} left", now + left
+    # Inside working hours business time runs with the wall clock, so the page may tick
+    # towards a virtual due instant; outside them the clock stands still.
+    today = schedule.window(schedule.local_date(now))
+    ticking = today is not None and today[0] <= now < today[1]
+    return FirstTouchClock(
+        css,
+        text,
+        start,
+        due,
+        None,
+        "business",
+        clock.calendar_name,
+        virtual_due if ticking else None,
+        virtual_due - window if ticking else None,
+    )
 
 
 # --- what a user may do with a lead ---------------------------------------------------------
@@ -113,6 +160,20 @@ def move_label(*, lead: Lead, to: str) -> str:
     return MOVE_LABELS[to]
 
 
+_PK_SENTINEL = "2147483647"
+
+
+@lru_cache(maxsize=64)
+def _lead_url_pattern(name: str, *rest: str) -> str:
+    return reverse(name, args=[int(_PK_SENTINEL), *rest])
+
+
+def lead_url(name: str, pk: int, *rest: str) -> str:
+    """``reverse`` for a lead's action URL, resolved once per name: the queue builds ~8 per
+    row, and reversing each costs more than rendering it."""
+    return _lead_url_pattern(name, *rest).replace(_PK_SENTINEL, str(pk), 1)
+
+
 def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[LeadAction]:
     """The actions ``user`` may take on ``lead`` now, the natural next step first. Runs no
     query: the roles are cached on the user and the handoff is passed in."""
@@ -123,7 +184,7 @@ def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[Lea
             LeadAction(
                 "claim",
                 "Claim",
-                reverse("leads:claim", args=[lead.pk]),
+                lead_url("leads:claim", lead.pk),
                 needs_input=False,
                 primary=True,
             )
@@ -134,7 +195,7 @@ def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[Lea
             LeadAction(
                 to,
                 move_label(lead=lead, to=to),
-                reverse("leads:move", args=[lead.pk, to]),
+                lead_url("leads:move", lead.pk, to),
                 needs_input=to not in ONE_CLICK_MOVES,
                 primary=NEXT_STEP.get(lead.stage) == to,
                 shortcut=shortcut,
@@ -147,7 +208,7 @@ def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[Lea
             LeadAction(
                 "touch",
                 "Log touch",
-                reverse("leads:touch", args=[lead.pk]),
+                lead_url("leads:touch", lead.pk),
                 needs_input=True,
                 shortcut="t",
                 shortcut_label="Log a call, email or meeting",
@@ -155,7 +216,7 @@ def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[Lea
         )
     if lead.kind and (is_manager(user) or (is_rep(user) and owns)):
         actions.append(
-            LeadAction("feedback", "Rate lead", reverse("leads:feedback", args=[lead.pk]), True)
+            LeadAction("feedback", "Rate lead", lead_url("leads:feedback", lead.pk), True)
         )
     actions.sort(key=lambda a: not a.primary)  # stable: the rest keep lifecycle order
     return actions
@@ -188,7 +249,9 @@ class ActionContext:
             )
         return cls(page=page, tab=tab, next=next_url)
 
+    @cached_property
     def query(self) -> str:
+        # Built once per page: every action link of every row carries it.
         params = QueryDict(mutable=True)
         params.update({"ctx": self.page, "tab": self.tab, "next": self.next})
         return params.urlencode()
@@ -223,19 +286,25 @@ def queue_row(
     now: datetime,
     notice: str = "",
     error: str = "",
+    clocks: Clocks | None = None,
 ) -> QueueRow:
-    """One row of the ``tab`` queue for ``lead``; ``gone`` when it no longer belongs there."""
+    """One row of the ``tab`` queue for ``lead``; ``gone`` when it no longer belongs there.
+    ``clocks`` are the agreements' business clocks (read here, one query, when not given)."""
     in_tab = handoff is not None and (
         handoff.status == Handoff.Status.POOL if tab == "pool" else handoff.owner_id == user.pk
     )
     if not in_tab:
         return QueueRow(lead=lead, handoff=handoff, gone=True, notice=notice, error=error)
+    if clocks is None and handoff.first_touch_at is None:
+        clocks = agreement_clocks(starts=[handoff.created_at])
     actions = lead_actions(lead=lead, handoff=handoff, user=user)
     inline = [a for a in actions if a.primary or a.key in ("claim", "touch")]
     return QueueRow(
         lead=lead,
         handoff=handoff,
-        clock=first_touch_clock(handoff, now=now),
+        clock=first_touch_clock(
+            handoff, now=now, clock=clocks.for_start(handoff.created_at) if clocks else None
+        ),
         actions=inline,
         more=[a for a in actions if a not in inline],
         waiting=duration_text(now - handoff.created_at),
@@ -246,7 +315,12 @@ def queue_row(
 
 def queue_rows(*, handoffs: list[Handoff], user: User, tab: str) -> list[QueueRow]:
     now = timezone.now()
-    return [queue_row(lead=h.lead, handoff=h, user=user, tab=tab, now=now) for h in handoffs]
+    # One query for every row's calendar and holidays; the clocks are then pure Python.
+    clocks = agreement_clocks(starts=[h.created_at for h in handoffs if h.first_touch_at is None])
+    return [
+        queue_row(lead=h.lead, handoff=h, user=user, tab=tab, now=now, clocks=clocks)
+        for h in handoffs
+    ]
 
 
 @dataclass(frozen=True)
