@@ -36,6 +36,9 @@ from leads.models import (
     TerritoryMember,
     Touch,
 )
+from leads.scoring import FIELD_TYPES as FIT_FIELDS
+from leads.scoring_selectors import lead_engagement_recent
+from leads.scoring_services import lead_rescore_soon
 from slas import services as sla
 from slas.models import Deadline
 
@@ -248,7 +251,7 @@ def handoff_context_build(lead: Lead) -> dict:
         "score": lead.score,
         "temperature": lead.temperature,
         "score_explanation": list(getattr(lead, "score_explanation", None) or []),
-        "engagement": [],
+        "engagement": lead_engagement_recent(lead_id=lead.pk) if lead.pk else [],
         "campaign": None
         if campaign is None
         else {
@@ -386,6 +389,8 @@ def queue_claim_next(*, rep: User) -> Lead | None:
     Returns None when the pool is empty.
     """
     _require_rep(rep)
+    if connection.vendor == "postgresql":
+        return _claim_next_in_one_statement(rep=rep)
     for _attempt in range(20):
         with transaction.atomic():
             pool = Handoff.objects.filter(status=Handoff.Status.POOL).order_by(*pool_ordering())
@@ -398,6 +403,50 @@ def queue_claim_next(*, rep: User) -> Lead | None:
             if lead is not None:
                 return lead
     raise DomainError("The pool is busy; try again.", code="busy")
+
+
+def _claim_next_in_one_statement(*, rep: User) -> Lead | None:
+    """The claim as one atomic statement: pick (skipping rows other claimers hold), assign,
+    move the lead and its deadlines, write the assignment history. One round trip instead of
+    six is what lets claims keep up with a team hammering "claim next"."""
+    handoff, lead = Handoff._meta.db_table, Lead._meta.db_table
+    deadline, assignment = Deadline._meta.db_table, LeadAssignment._meta.db_table
+    sql = f"""
+        WITH picked AS (
+            SELECT h.id FROM {handoff} h JOIN {lead} l ON l.id = h.lead_id
+            WHERE h.status = %(pool)s
+            ORDER BY h.first_touch_due_at, l.score DESC, h.id
+            LIMIT 1 FOR UPDATE OF h SKIP LOCKED
+        ), claimed AS (
+            UPDATE {handoff} h SET status = %(assigned)s, owner_id = %(rep)s, assigned_at = %(now)s
+            FROM picked WHERE h.id = picked.id AND h.status = %(pool)s
+            RETURNING h.id, h.lead_id
+        ), owned AS (
+            UPDATE {lead} l SET owner_id = %(rep)s, updated_at = %(now)s
+            FROM claimed WHERE l.id = claimed.lead_id RETURNING l.id
+        ), deadlines AS (
+            UPDATE {deadline} d SET owner_id = %(rep)s FROM claimed
+            WHERE d.handoff_id = claimed.id AND d.met_at IS NULL AND d.cancelled_at IS NULL
+            RETURNING d.id
+        ), history AS (
+            INSERT INTO {assignment}
+                (lead_id, handoff_id, from_owner_id, to_owner_id, actor_id, reason, created_at)
+            SELECT lead_id, id, NULL, %(rep)s, %(rep)s, %(reason)s, %(now)s FROM claimed
+            RETURNING id
+        )
+        SELECT lead_id FROM claimed
+    """  # noqa: S608 - table names come from the models, values are parameters
+    params = {
+        "pool": Handoff.Status.POOL,
+        "assigned": Handoff.Status.ASSIGNED,
+        "rep": rep.pk,
+        "now": timezone.now(),
+        "reason": LeadAssignment.Reason.CLAIMED,
+    }
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return None if row is None else Lead.objects.get(pk=row[0])
 
 
 @transaction.atomic
@@ -676,6 +725,7 @@ def lead_create(*, actor: User | None, **fields) -> Lead:
     LeadStageChange.objects.create(
         lead=lead, from_stage="", to_stage=Stage.NEW, actor=actor, created_at=now
     )
+    lead_rescore_soon(lead_ids=[lead.pk])  # its fit rules apply from the start
     return lead
 
 
@@ -697,6 +747,8 @@ def lead_update(*, lead_id: int, actor: User, **fields) -> Lead:
     for name, value in fields.items():
         setattr(lead, name, value)
     lead.save(update_fields=[*fields, "updated_at"])
+    if set(fields) & set(FIT_FIELDS):
+        lead_rescore_soon(lead_ids=[lead.pk])  # fit rules read these fields
     return lead
 
 
