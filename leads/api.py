@@ -107,6 +107,14 @@ class LeadListQuerySerializer(serializers.Serializer):
         max_length=200,
         help_text="Part of the first or last name, email or company.",
     )
+    min_score = serializers.IntegerField(
+        min_value=0, max_value=1000, required=False, help_text="Only leads scoring at least this."
+    )
+    ordering = serializers.ChoiceField(
+        choices=["-created_at", "score", "-score"],
+        required=False,
+        help_text="Newest first by default; -score is the highest score first.",
+    )
 
 
 def _reason_help() -> str:
@@ -267,6 +275,10 @@ class LeadViewSet(
             search=q.get("search", ""),
         )
         rows = lead_list(user=request.user, filters=filters, owner_id=q.get("owner"))
+        if "min_score" in q:
+            rows = rows.filter(score__gte=q["min_score"])
+        if q.get("ordering") in ("score", "-score"):
+            rows = rows.order_by(q["ordering"], "-pk" if q["ordering"] == "-score" else "pk")
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(LeadSerializer(page, many=True).data)
 

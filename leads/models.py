@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import JSONField, Q, Value
 from django.db.models.functions import Lower
 from django.urls import reverse
 
@@ -89,6 +89,23 @@ class Lead(TimeStampedModel):
     temperature = models.CharField(
         max_length=4, choices=Temperature.choices, default=Temperature.COLD
     )
+    # Scoring (leads.scoring): the rules version the score came from, why it is what it is,
+    # a pinned manual adjustment, and the flag the worker's rescore picks up.
+    # No index: nothing looks leads up by version, and every rescore would maintain it.
+    score_version = models.ForeignKey(
+        "ScoringModel",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    score_explanation = models.JSONField(default=list, db_default=Value([], JSONField()))
+    score_manual_adjustment = models.SmallIntegerField(default=0, db_default=0)
+    score_manual_reason = models.CharField(max_length=200, blank=True, db_default="")
+    # A never-scored lead needs a score too (raw inserts included, hence db_default).
+    needs_rescore = models.BooleanField(default=True, db_default=True)
+    scored_at = models.DateTimeField(null=True, blank=True)
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     # BANT, recorded when sales qualifies the lead to SQL.
     bant_budget = models.CharField("budget", max_length=200, blank=True)
@@ -114,6 +131,11 @@ class Lead(TimeStampedModel):
                 condition=Q(deal_amount__isnull=True) | Q(deal_amount__gte=0),
                 name="lead_deal_amount_not_negative",
             ),
+            models.CheckConstraint(
+                condition=Q(score_manual_adjustment__gte=-1000)
+                & Q(score_manual_adjustment__lte=1000),
+                name="lead_manual_adjustment_range",
+            ),
         ]
         indexes = [
             models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
@@ -121,6 +143,10 @@ class Lead(TimeStampedModel):
             models.Index(fields=["source_campaign", "stage"], name="lead_campaign_stage_idx"),
             models.Index(fields=["-score"], name="lead_score_idx"),
             models.Index(fields=["stage", "stage_changed_at"], name="lead_stage_time_idx"),
+            # The rescore backlog: small, read every minute by the sweep.
+            models.Index(
+                fields=["id"], condition=Q(needs_rescore=True), name="lead_needs_rescore_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -470,3 +496,175 @@ class LeadFeedback(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_rating_display()} for lead {self.lead_id}"
+
+
+# --- scoring ----------------------------------------------------------------------------------
+class EventKind(models.TextChoices):
+    PAGE_VIEW = "page_view", "Page view"
+    PRICING_VIEW = "pricing_view", "Pricing page view"
+    DEMO_REQUEST = "demo_request", "Demo request"
+    CONTENT_DOWNLOAD = "content_download", "Content download"
+    WEBINAR_REGISTERED = "webinar_registered", "Webinar registration"
+    WEBINAR_ATTENDED = "webinar_attended", "Webinar attended"
+    EMAIL_OPEN = "email_open", "Email open"
+    EMAIL_CLICK = "email_click", "Email click"
+    FORM_SUBMIT = "form_submit", "Form submission"
+    EVENT_VISIT = "event_visit", "Event or booth visit"
+    TRIAL_SIGNUP = "trial_signup", "Trial sign-up"
+    PRODUCT_ACTIVATION = "product_activation", "Product activation"
+    CHAT_CONVERSATION = "chat_conversation", "Chat conversation"
+    UNSUBSCRIBE = "unsubscribe", "Unsubscribe"
+
+
+class EngagementEvent(models.Model):
+    """Something a lead did (a page view, a download, a trial sign-up …) that scoring counts.
+
+    ``external_id`` is the sender's id for the event: one (source, external_id) is stored once,
+    so a replayed webhook or import changes nothing.
+    """
+
+    # No index of its own: the (lead, kind, occurred_at) index below starts with it.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events", db_index=False)
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    occurred_at = models.DateTimeField()
+    campaign = models.ForeignKey(
+        "campaigns.Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="engagement_events",
+    )
+    url = models.CharField(max_length=500, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    source = models.CharField(max_length=40, default="api", help_text="Who sent it: api, import…")
+    external_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-occurred_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~Q(external_id=""),
+                name="event_source_external_id_unique",
+            ),
+            models.CheckConstraint(condition=Q(kind__in=EventKind.values), name="event_kind_valid"),
+        ]
+        indexes = [
+            # Rescoring reads a lead range's events grouped by kind: an index-only scan.
+            models.Index(fields=["lead", "kind", "occurred_at"], name="event_lead_kind_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by lead {self.lead_id}"
+
+
+class ScoringModel(models.Model):
+    """One version of the scoring rules and thresholds. Versions never change once saved:
+    editing the rules creates the next version, and each lead records the version its score
+    came from. Exactly one version is active."""
+
+    number = models.PositiveIntegerField(unique=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    note = models.CharField(max_length=200, blank=True, help_text="What changed and why")
+    warm_threshold = models.PositiveSmallIntegerField()
+    hot_threshold = models.PositiveSmallIntegerField()
+    mql_threshold = models.PositiveSmallIntegerField()
+    is_active = models.BooleanField(default=False)
+    # When a full rescore with this version finished; the sweep redoes it while empty.
+    rescored_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"], condition=Q(is_active=True), name="scoring_one_active"
+            ),
+            models.CheckConstraint(
+                condition=Q(warm_threshold__gte=1)
+                & Q(hot_threshold__gt=models.F("warm_threshold"))
+                & Q(hot_threshold__lte=1000),
+                name="scoring_warm_below_hot",
+            ),
+            models.CheckConstraint(
+                condition=Q(mql_threshold__gte=1) & Q(mql_threshold__lte=1000),
+                name="scoring_mql_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Scoring rules v{self.number}"
+
+
+class FitRule(models.Model):
+    """Points for who the lead is: ``field`` ``operator`` ``value`` (e.g. title contains VP)."""
+
+    class Field(models.TextChoices):
+        TITLE = "title", "Title"
+        COMPANY_SIZE = "company_size", "Company size (employees)"
+        INDUSTRY = "industry", "Industry"
+        COUNTRY = "country", "Country"
+        SOURCE_CHANNEL = "source_channel", "Source channel"
+        COMPANY = "company", "Company"
+        EMAIL = "email", "Email address"
+
+    class Operator(models.TextChoices):
+        EQUALS = "equals", "equals"
+        IN = "in", "is one of"
+        CONTAINS = "contains", "contains"
+        GTE = "gte", "is at least"
+        LTE = "lte", "is at most"
+
+    version = models.ForeignKey(ScoringModel, on_delete=models.CASCADE, related_name="fit_rules")
+    position = models.PositiveSmallIntegerField(default=0)
+    field = models.CharField(max_length=20, choices=Field.choices)
+    operator = models.CharField(max_length=10, choices=Operator.choices)
+    # A string, a number, or a list of them (``in``).
+    value = models.JSONField()
+    points = models.SmallIntegerField()
+
+    class Meta:
+        ordering = ["version", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(points__gte=-1000) & Q(points__lte=1000) & ~Q(points=0),
+                name="fitrule_points_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()} {self.get_operator_display()} {self.value}"
+
+
+class EngagementRule(models.Model):
+    """Points per event of a kind, halving every ``half_life_days``, at most ``cap`` in all."""
+
+    version = models.ForeignKey(
+        ScoringModel, on_delete=models.CASCADE, related_name="engagement_rules"
+    )
+    kind = models.CharField(max_length=30, choices=EventKind.choices)
+    points = models.PositiveSmallIntegerField()
+    half_life_days = models.PositiveSmallIntegerField()
+    cap = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["version", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "kind"], name="engagementrule_one_per_kind"),
+            models.CheckConstraint(
+                condition=Q(points__gte=1) & Q(points__lte=1000), name="engagementrule_points"
+            ),
+            models.CheckConstraint(
+                condition=Q(half_life_days__gte=1), name="engagementrule_half_life_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(cap__gte=models.F("points")) & Q(cap__lte=1000),
+                name="engagementrule_cap_at_least_points",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.points} points"

@@ -1,6 +1,6 @@
 """Each page module owns its routes; the app's namespace joins them."""
 
-from leads.views import detail, management, marketing, pipeline, queue
+from leads.views import detail, management, marketing, pipeline, queue, scoring
 
 app_name = "leads"
 urlpatterns = [
@@ -9,4 +9,5 @@ urlpatterns = [
     *pipeline.urlpatterns,
     *marketing.urlpatterns,
     *management.urlpatterns,
+    *scoring.urlpatterns,
 ]

@@ -277,3 +277,74 @@ class AuditSignoff(models.Model):
 
     def __str__(self) -> str:
         return f"{self.month:%Y-%m} signed by {self.get_side_display()}"
+
+
+class AgreementChange(models.Model):
+    """History of an agreement: created, edited (what changed), signed, signatures cleared."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        EDITED = "edited", "Edited"
+        SIGNED = "signed", "Signed"
+        SIGNATURES_CLEARED = "signatures_cleared", "Signatures cleared"
+
+    agreement = models.ForeignKey(Agreement, on_delete=models.CASCADE, related_name="changes")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["agreement", "created_at"], name="agreementchange_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} agreement {self.agreement_id}"
+
+
+class DigestSent(models.Model):
+    """A digest email that went out: at most one per user, kind and period (day or week)."""
+
+    class Kind(models.TextChoices):
+        REP_DAILY = "rep_daily", "Morning digest"
+        MANAGER_WEEKLY = "manager_weekly", "Weekly SLA digest"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    period = models.DateField(help_text="The day (daily) or the Monday of the week (weekly)")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-period", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "period"], name="digest_once_per_period"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.user_id} ({self.period})"
+
+
+class AuditRollup(models.Model):
+    """A month's audit figures as last computed (slas.audit.audit_figures): the audit page and
+    API read this one row instead of re-aggregating a month of handoffs on every view. A
+    periodic job recomputes the recent months; a view recomputes a row older than a few
+    minutes. Signed figures live in AuditSignoff, never here."""
+
+    month = models.DateField(unique=True, help_text="First day of the month")
+    figures = models.JSONField(default=dict)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-month"]
+        constraints = [
+            models.CheckConstraint(condition=Q(month__day=1), name="audit_rollup_month_first_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.month:%Y-%m} audit figures of {self.computed_at:%Y-%m-%d %H:%M}"

@@ -1,23 +1,10 @@
-from django.urls import path
+"""Each page module owns its routes; the app's namespace joins them."""
 
-from core.roles import Role
-from core.views import coming_soon
+from slas.views import agreements, audit, team
 
 app_name = "slas"
 urlpatterns = [
-    path(
-        "audit/",
-        coming_soon(
-            "Monthly SLA audit",
-            "MQLs delivered against target, acceptance rate, time to first touch, breaches "
-            "and the funnel per month, with sign-off.",
-            Role.MANAGER,
-        ),
-        name="audit",
-    ),
-    path(
-        "team/",
-        coming_soon("Team", "Live SLA clocks and breaches across the sales team.", Role.MANAGER),
-        name="team",
-    ),
+    *agreements.urlpatterns,
+    *team.urlpatterns,
+    *audit.urlpatterns,
 ]

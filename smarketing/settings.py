@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from csp.constants import NONCE
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -204,7 +205,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
-    "ENUM_NAME_OVERRIDES": {"LeadKindEnum": "leads.models.KIND_CHOICES"},
+    "ENUM_NAME_OVERRIDES": {
+        "LeadKindEnum": "leads.models.KIND_CHOICES",
+        "EventKindEnum": "leads.models.EventKind",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------
@@ -242,6 +246,43 @@ CELERY_BEAT_SCHEDULE = {
     # Campaigns whose start date came go live and notify sales once; ended ones become done.
     "campaigns-launch-due": {
         "task": "campaigns.launch_due",
+        "schedule": 300.0,
+        "options": {"expires": 270},
+    },
+    # Scoring: leads still flagged for a rescore (a lost task is redone within a minute) ...
+    "scoring-rescore-pending": {
+        "task": "leads.rescore_pending",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+    # ... and decay: engaged leads' scores drift down as their events age.
+    "scoring-rescore-decay": {
+        "task": "leads.rescore_decay",
+        "schedule": 3600.0,
+        "options": {"expires": 3300},
+    },
+    # SLA: warn, flag breaches and escalate within a minute; a run that could not start
+    # before the next one expires instead of piling up (each run catches up on its own).
+    "slas-scan": {
+        "task": "slas.scan",
+        "schedule": 60.0,
+        "options": {"expires": 50},
+    },
+    # Morning digest to each rep on working days; the task also skips the calendar's holidays.
+    "slas-digest-reps": {
+        "task": "slas.digest_reps",
+        "schedule": crontab(hour=7, minute=0, day_of_week="mon-fri"),
+        "options": {"expires": 3 * 3600},
+    },
+    # Weekly SLA standing to managers, Monday morning.
+    "slas-digest-managers": {
+        "task": "slas.digest_managers",
+        "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
+        "options": {"expires": 3 * 3600},
+    },
+    # The monthly audit's stored figures for last month and this month, so the page reads them.
+    "slas-audit-refresh": {
+        "task": "slas.audit_refresh",
         "schedule": 300.0,
         "options": {"expires": 270},
     },

@@ -25,6 +25,7 @@ from core.roles import Role, is_manager, is_rep, role_required
 from leads.forms import MOVE_FORMS, FeedbackForm, NoteForm, TouchForm
 from leads.models import (
     DisqualifyReason,
+    Handoff,
     Lead,
     LeadFeedback,
     LostReason,
@@ -55,6 +56,7 @@ from leads.views.queue import (
     move_label,
     queue_row,
 )
+from slas.selectors import agreement_clocks
 
 TIMELINE_STYLE = {
     "stage": ("", "Stage"),
@@ -156,6 +158,18 @@ def _timeline_context(request: HttpRequest, lead: Lead, note_form: NoteForm | No
     }
 
 
+def _clock(handoff: Handoff | None):
+    """The first-touch clock in the business hours of the agreement in force, as in the queue."""
+    if handoff is None:
+        return None
+    clocks = agreement_clocks(starts=[handoff.created_at])  # one query, touched or not
+    return first_touch_clock(
+        handoff,
+        now=timezone.now(),
+        clock=clocks.for_start(handoff.created_at),
+    )
+
+
 def _detail_context(
     request: HttpRequest,
     lead: Lead,
@@ -175,7 +189,7 @@ def _detail_context(
         "campaign": handoff_context.get("campaign"),
         "fit": handoff_context.get("fit") or {},
         "score_explanation": handoff_context.get("score_explanation") or [],
-        "clock": first_touch_clock(handoff, now=timezone.now()) if handoff else None,
+        "clock": _clock(handoff),
         "actions": lead_actions(lead=lead, handoff=handoff, user=request.user),
         "action_ctx": ctx,
         "has_bant": any(

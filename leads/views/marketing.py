@@ -13,7 +13,6 @@ from django.views.decorators.http import require_POST
 
 from core.errors import DomainError, NotAllowed
 from core.roles import Role, is_manager, role_required
-from core.views import coming_soon
 from leads.marketing_forms import (
     DisqualifyForm,
     LeadListFilterForm,
@@ -249,11 +248,4 @@ urlpatterns = [
     path("nurture/<int:pk>/", nurture_act, name="nurture_act"),
     path("nurture/<int:pk>/qualify/", nurture_qualify, name="nurture_qualify"),
     path("nurture/<int:pk>/disqualify/", nurture_disqualify, name="nurture_disqualify"),
-    path(
-        "scoring/",
-        coming_soon(
-            "Scoring", "Fit and engagement rules, thresholds and their insights.", Role.MARKETER
-        ),
-        name="scoring",
-    ),
 ]

@@ -1,7 +1,18 @@
 import factory
 from django.utils import timezone
 
-from leads.models import Handoff, Lead, Stage, Territory, TerritoryMember
+from leads.models import (
+    EngagementEvent,
+    EngagementRule,
+    EventKind,
+    FitRule,
+    Handoff,
+    Lead,
+    ScoringModel,
+    Stage,
+    Territory,
+    TerritoryMember,
+)
 from leads.services import first_touch_due
 
 
@@ -73,3 +84,46 @@ class TerritoryMemberFactory(factory.django.DjangoModelFactory):
 
     territory = factory.SubFactory(TerritoryFactory)
     weight = 1
+
+
+# --- scoring ---------------------------------------------------------------------------------
+class EngagementEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = EngagementEvent
+
+    lead = factory.SubFactory(LeadFactory)
+    kind = EventKind.PAGE_VIEW
+    occurred_at = factory.LazyFunction(timezone.now)
+    source = "test"
+
+
+def scoring_version(
+    *,
+    warm: int = 40,
+    hot: int = 70,
+    mql: int = 60,
+    fit: list[dict] | None = None,
+    engagement: list[dict] | None = None,
+    created_by=None,
+) -> ScoringModel:
+    """An active scoring version with these rules (the previous one deactivated), written
+    directly: no rescore is enqueued. ``fit`` items: field, operator, value, points;
+    ``engagement`` items: kind, points, half_life_days, cap."""
+    number = (
+        ScoringModel.objects.order_by("-number").values_list("number", flat=True).first() or 0
+    ) + 1
+    ScoringModel.objects.filter(is_active=True).update(is_active=False)
+    version = ScoringModel.objects.create(
+        number=number,
+        created_by=created_by,
+        created_at=timezone.now(),
+        warm_threshold=warm,
+        hot_threshold=hot,
+        mql_threshold=mql,
+        is_active=True,
+    )
+    for position, rule in enumerate(fit or []):
+        FitRule.objects.create(version=version, position=position, **rule)
+    for rule in engagement or []:
+        EngagementRule.objects.create(version=version, **rule)
+    return version

@@ -5,7 +5,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.management import CommandError, call_command
+from django.core.management import call_command
 from django.db.models import Count, Q
 from django.utils import timezone
 
@@ -142,11 +142,7 @@ def test_generate_load_gives_leads_to_the_demo_reps_when_they_exist():
     assert not User.objects.filter(username__startswith="load-rep").exists()
 
 
-@pytest.mark.django_db
-def test_generate_load_refuses_events_until_the_scoring_engine_exists():
-    with pytest.raises(CommandError, match="scoring engine"):
-        call_command("generate_load", leads=10, events=5)
-    assert Lead.objects.count() == 0
+# --events: tests/leads/test_events_load.py
 
 
 @pytest.mark.postgres

@@ -553,7 +553,7 @@ def test_a_rep_cannot_add_a_note_to_another_reps_lead(client, rep, other_rep):
 # session, user, the user's groups, the notification count (header), the lead with its owner
 # and campaign, the campaign's talking points, the visibility check, the open handoff, and the
 # timeline (stage changes, touches, notes, feedback, assignments).
-DETAIL_QUERIES = 13
+DETAIL_QUERIES = 14
 
 
 @pytest.mark.parametrize("events", [1, 20])

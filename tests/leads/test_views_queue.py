@@ -647,8 +647,9 @@ def test_anonymous_visitor_is_sent_to_log_in(client):
 
 # --- query counts -----------------------------------------------------------------------------
 # session, user, the user's groups, the notification count (header), the tab counts (2),
-# the campaign choices and the page of handoffs.
-QUEUE_QUERIES = 8
+# the campaign choices, the page of handoffs and the agreements' calendars with their
+# holidays (the business-hours clocks).
+QUEUE_QUERIES = 9
 
 
 @pytest.mark.parametrize("leads", [3, 30])

@@ -48,6 +48,7 @@ from leads.models import (
     Touch,
 )
 from leads.services import first_touch_due, handoff_context_build
+from slas.demo import sla_demo_seed
 
 DEMO_USERS = [
     ("manager", "Morgan", "Reyes", Role.MANAGER),
@@ -227,16 +228,21 @@ class Command(BaseCommand):
             # The campaigns app owns its demo content; its content requests need reps that
             # own leads, so it runs again (idempotently) once the leads exist.
             campaigns = campaigns_demo_seed(marketer=users["marketer"], reps=reps)
+            # The SLA first, so due times and touches follow its business hours; then again
+            # to record the deadlines and breaches of the handoffs the leads brought.
+            sla_demo_seed()
             territories = self._territories(users)
             created = self._leads(users, campaigns, territories)
             handoffs = _sales_work_derive(territories=territories)
             campaigns_demo_seed(marketer=users["marketer"], reps=reps)
+            sla = sla_demo_seed()
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo ready: {len(users)} users, {len(campaigns)} campaigns, "
                 f"{len(territories)} territories, {created} new leads "
                 f"({Lead.objects.count()} in all), {handoffs} new handoffs "
-                f"({Handoff.objects.filter(status=Handoff.Status.POOL).count()} in the pool)."
+                f"({Handoff.objects.filter(status=Handoff.Status.POOL).count()} in the pool), "
+                f"{sla.deadlines} new SLA deadlines, {sla.breaches} new breaches."
             )
         )
         origin = "generated and kept in DATA_DIR" if generated else "as given"

@@ -1,4 +1,4 @@
-"""Bulk synthetic leads for benchmarks: ``generate_load --leads N``.
+"""Bulk synthetic leads for benchmarks: ``generate_load --leads N [--events M]``.
 
 Set-based: on PostgreSQL one ``INSERT … SELECT … FROM generate_series`` per table (leads,
 stage history, handoffs), then ANALYZE; elsewhere (SQLite) batched ``bulk_create`` of the
@@ -10,6 +10,10 @@ The funnel: ~2% wait in the pool (MQL/PQL/CQL, no owner), ~10% are open leads ow
 (assigned or accepted), the rest is history: new, recycled, won, lost, disqualified. Every
 lead that reached MQL/PQL/CQL has a handoff: open for sales stages, returned or closed after.
 Emails carry a run prefix, so runs add to each other and never collide.
+
+``--events M`` adds M engagement events spread over the run's leads (about M/N each), of
+weighted kinds, up to a year old (``event_plan`` / ``EVENTS_SQL``): the load the scoring engine
+rescores. On PostgreSQL the events table is vacuumed after, so rescoring reads it index-only.
 """
 
 import secrets
@@ -21,13 +25,15 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Max, Min, OuterRef, Subquery
 from django.utils import timezone
 
 from campaigns.models import Campaign
 from core.roles import Role
 from leads.models import (
     DisqualifyReason,
+    EngagementEvent,
+    EventKind,
     Handoff,
     Lead,
     LeadStageChange,
@@ -120,6 +126,15 @@ MINUTES_ACCEPTED = 30 * 24 * 60
 MINUTES_HISTORY = 365 * 24 * 60
 MINUTES_LIFETIME = 180 * 24 * 60
 MAX_STEP = timedelta(days=2)  # at most this long between two moves
+# Engagement events: kinds weighted by repetition, ages up to a year.
+EVENT_KINDS = [
+    *[EventKind.PAGE_VIEW] * 8, *[EventKind.EMAIL_OPEN] * 3, *[EventKind.EMAIL_CLICK] * 3,
+    *[EventKind.PRICING_VIEW] * 2, *[EventKind.CONTENT_DOWNLOAD] * 2, EventKind.WEBINAR_ATTENDED,
+    EventKind.FORM_SUBMIT, EventKind.DEMO_REQUEST, EventKind.TRIAL_SIGNUP,
+    EventKind.CHAT_CONVERSATION,
+]  # fmt: skip
+EVENT_MAX_AGE_SECONDS = 365 * 24 * 3600
+LOAD_EVENT_SOURCE = "load"
 
 
 # --- the plan: one pure function per row, mirrored in SQL ------------------------------------
@@ -224,6 +239,15 @@ def lead_plan(i: int, *, run: str, reps: list[int], campaigns: list[int], now: d
     }
 
 
+def event_plan(i: int, *, first_lead: int, leads: int, now: datetime) -> dict:
+    """Synthetic event ``i`` (1-based) of a run whose leads have ids first_lead … +leads-1."""
+    return {
+        "lead_id": first_lead + _mix(i, 21) % leads,
+        "kind": EVENT_KINDS[_mix(i, 22) % len(EVENT_KINDS)],
+        "occurred_at": now - timedelta(seconds=_mix(i, 23) % EVENT_MAX_AGE_SECONDS),
+    }
+
+
 def _moments(lead: Lead, steps: int) -> list[datetime]:
     """When each move of the path happened: created, then evenly up to the last change."""
     if steps == 1:
@@ -256,7 +280,7 @@ class Command(BaseCommand):
             "--events",
             type=int,
             default=0,
-            help="Engagement events per run; not available until the scoring engine lands.",
+            help="Engagement events to add, spread over the run's leads.",
         )
         parser.add_argument(
             "--batch-size", type=int, default=5000, help="Rows per bulk_create (SQLite only)."
@@ -264,11 +288,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         leads, events = options["leads"], options["events"]
-        if events:
-            raise CommandError(
-                "--events is not supported yet: engagement events arrive with the scoring "
-                "engine (there is no event model to fill). Run with --events 0."
-            )
+        if events < 0:
+            raise CommandError("--events cannot be negative.")
         if leads < 1:
             raise CommandError("--leads must be at least 1.")
         run = f"load{timezone.now():%y%m%d%H%M%S}{secrets.token_hex(2)}"
@@ -282,13 +303,24 @@ class Command(BaseCommand):
                 counts = self._postgres(n=leads, **plan)
             else:
                 counts = self._batched(n=leads, batch_size=options["batch_size"], **plan)
+            counts["events"] = (
+                self._events(n=events, run=run, now=now, batch_size=options["batch_size"])
+                if events
+                else 0
+            )
         if connection.vendor == "postgresql":
             with self._step("analyze", None), connection.cursor() as cursor:
                 cursor.execute("ANALYZE leads_lead, leads_leadstagechange, leads_handoff")
+                if events:
+                    # VACUUM sets the visibility map (index-only scans); it cannot run inside
+                    # a transaction (tests wrap one), where ANALYZE does.
+                    vacuum = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
+                    cursor.execute(f"{vacuum} leads_engagementevent")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Run {run}: {counts['leads']:,} leads, {counts['history']:,} history rows, "
-                f"{counts['handoffs']:,} handoffs in {time.monotonic() - started:.1f}s "
+                f"{counts['handoffs']:,} handoffs, {counts['events']:,} events "
+                f"in {time.monotonic() - started:.1f}s "
                 f"(reps: {', '.join(User.objects.get(pk=pk).username for pk in reps)})."
             )
         )
@@ -364,6 +396,44 @@ class Command(BaseCommand):
                 cursor.execute(HANDOFFS_SQL, params)
                 counts["handoffs"] = cursor.rowcount
         return counts
+
+    # --- engagement events -----------------------------------------------------------------
+    def _events(self, *, n: int, run: str, now: datetime, batch_size: int) -> int:
+        counts: dict = {}
+        bounds = Lead.objects.filter(email__startswith=f"{run}-").aggregate(
+            lo=Min("pk"), hi=Max("pk")
+        )
+        first, span = bounds["lo"], bounds["hi"] - bounds["lo"] + 1
+        with self._step("events", counts):
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL jit = off")
+                    cursor.execute(
+                        EVENTS_SQL,
+                        {
+                            "last": n,
+                            "first_lead": first,
+                            "span": span,
+                            "run": run,
+                            "event_kinds": [str(k) for k in EVENT_KINDS],
+                            "now": now,
+                            "source": LOAD_EVENT_SOURCE,
+                        },
+                    )
+                    counts["events"] = cursor.rowcount
+            else:
+                counts["events"] = 0
+                for start in range(1, n + 1, batch_size):
+                    rows = [
+                        EngagementEvent(
+                            **event_plan(i, first_lead=first, leads=span, now=now),
+                            source=LOAD_EVENT_SOURCE,
+                        )
+                        for i in range(start, min(start + batch_size, n + 1))
+                    ]
+                    EngagementEvent.objects.bulk_create(rows)
+                    counts["events"] += len(rows)
+        return counts["events"]
 
     # --- elsewhere: the same rows through batched bulk_create --------------------------------
     def _batched(self, *, n, batch_size, run, reps, campaigns, now) -> dict:
@@ -690,3 +760,24 @@ FROM (
 ) h
 ORDER BY h.id
 """  # noqa: S608
+
+# The run's leads have consecutive ids (one INSERT … ORDER BY i); an event's lead is drawn from
+# that range (``event_plan``) and kept only if it is one of the run's leads.
+EVENTS_SQL = f"""
+INSERT INTO leads_engagementevent (
+    lead_id, kind, occurred_at, campaign_id, url, metadata, source, external_id, created_at
+)
+SELECT l.id, e.kind, e.occurred_at, NULL, '', '{{}}'::jsonb, %(source)s, '', %(now)s::timestamptz
+FROM (
+    SELECT g.i,
+        %(first_lead)s::bigint + mod({_mix_sql("g.i", 21)}, %(span)s::bigint) AS lead_id,
+        (%(event_kinds)s::text[])[1 + mod({_mix_sql("g.i", 22)},
+            cardinality(%(event_kinds)s::text[]))] AS kind,
+        %(now)s::timestamptz
+            - make_interval(secs => mod({_mix_sql("g.i", 23)}, {EVENT_MAX_AGE_SECONDS})::int)
+            AS occurred_at
+    FROM generate_series(1, %(last)s::bigint) AS g(i)
+) e
+JOIN leads_lead l ON l.id = e.lead_id AND l.email LIKE %(run)s || '-%%'
+ORDER BY e.lead_id, e.i
+"""  # noqa: S608 (only constants are formatted in; values are parameters)

@@ -1,0 +1,1 @@
+"""SLA pages, one module per page group; ``slas.urls`` joins their routes."""
