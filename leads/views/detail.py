@@ -190,7 +190,9 @@ def _detail_context(
         "fit": handoff_context.get("fit") or {},
         "score_explanation": handoff_context.get("score_explanation") or [],
         "clock": _clock(handoff),
-        "actions": lead_actions(lead=lead, handoff=handoff, user=request.user),
+        "actions": (actions := lead_actions(lead=lead, handoff=handoff, user=request.user)),
+        # whoever works the lead may ask marketing for deal-specific collateral
+        "can_request_content": any(a.key == "touch" for a in actions),
         "action_ctx": ctx,
         "has_bant": any(
             (lead.bant_budget, lead.bant_authority, lead.bant_need, lead.bant_timeline)

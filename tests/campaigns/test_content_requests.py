@@ -166,3 +166,18 @@ def test_turnaround_stats_give_median_on_time_share_and_overdue(rep, marketer):
     assert stats.delivered == 3 and stats.median == datetime.timedelta(hours=30)
     assert stats.on_time == 2 and stats.on_time_rate == pytest.approx(2 / 3)
     assert (stats.open, stats.overdue) == (1, 1)
+
+
+@pytest.mark.django_db
+def test_the_lead_page_offers_the_rep_working_it_a_content_request(client, rep, marketer):
+    from tests.leads.factories import owned_lead
+
+    lead = owned_lead(rep, stage="sal")
+    client.force_login(rep)
+    link = f"/campaigns/content-requests/new/?lead={lead.pk}"
+    assert link in client.get(f"/leads/{lead.pk}/").content.decode()
+    # a marketer reads the same page but is the one who answers requests, not asks
+    client.force_login(marketer)
+    page = client.get(f"/leads/{lead.pk}/")
+    assert page.status_code == 200
+    assert "Ask marketing for content" not in page.content.decode()
