@@ -552,16 +552,29 @@ def rescore_apply(rules: Rules, *, target: Target, now: datetime) -> Applied:
     )
     with connection.cursor() as cursor:
         if vendor == "postgresql":
-            statement = _pg_update(select, changed)
             if target.ids is None:
-                # A batch of a full rescore: its aggregates fit in memory without spilling, and
-                # JIT-compiling the large expressions costs more than it saves.
+                # A batch of a full rescore. Computed first into a temporary table, because
+                # PostgreSQL runs the aggregate in parallel in a CREATE TABLE AS but never in
+                # an UPDATE; the aggregates fit in memory without spilling; JIT-compiling the
+                # large expressions costs more than it saves.
                 cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-                cursor.execute(statement, params)
+                cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_batch")
+                cursor.execute(f"CREATE TEMP TABLE scoring_batch AS {select}", params)
+                # The id range again, so the join reads only the batch's leads.
+                in_range = f"{changed} AND {_target_where(target, 'l.id', _Dialect(vendor))}"
+                cursor.execute(f"WITH {_pg_update_tail('scoring_batch', in_range)}", params)
+                result = cursor.fetchone()
+                cursor.execute("DROP TABLE scoring_batch")
             else:
                 # A few leads after their events: planning would cost more than running.
+                with_part, final_part = select.split("\nSELECT x.id", 1)
+                statement = (
+                    f"{with_part},\nfinal AS (SELECT x.id{final_part}),\n"
+                    f"{_pg_update_tail('final', changed)}"
+                )
                 _execute_prepared(cursor, statement, params)
-            count, ids, scores = cursor.fetchone()
+                result = cursor.fetchone()
+            count, ids, scores = result
             return Applied(count, list(zip(ids or [], scores or [], strict=True)))
         cursor.execute("DROP TABLE IF EXISTS temp.scoring_final")
         cursor.execute(f"CREATE TEMP TABLE scoring_final AS {select}", params)
@@ -614,15 +627,13 @@ def _execute_prepared(cursor, sql: str, params: dict) -> None:
     cursor.execute(f"EXECUTE {name} ({', '.join(f'%({n})s' for n in names)})", params)
 
 
-def _pg_update(select: str, changed: str) -> str:
-    # The formula's CTEs, then one UPDATE … FROM them; only the crossers come back.
-    with_part, final_part = select.split("\nSELECT x.id", 1)
-    return f"""{with_part},
-final AS (SELECT x.id{final_part}),
-updated AS (
+def _pg_update_tail(source: str, changed: str) -> str:
+    # One UPDATE … FROM the computed rows (a CTE or a table); back come the rows written and
+    # the leads to hand off.
+    return f"""updated AS (
     UPDATE leads_lead AS l SET score = f.new_score, temperature = f.new_temperature,
         score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s
-    FROM final f
+    FROM {source} f
     WHERE l.id = f.id AND {changed}
     RETURNING l.id, f.old_score, f.new_score, f.stage
 )
@@ -631,6 +642,6 @@ SELECT (SELECT COUNT(*) FROM updated), array_agg(c.id ORDER BY c.id),
 FROM (
     SELECT u.id, u.new_score FROM updated u WHERE {_crosser_condition("u.", "%(mql)s")}
     UNION
-    SELECT f.id, f.new_score FROM final f
+    SELECT f.id, f.new_score FROM {source} f
     WHERE f.stage = '{Stage.NEW}' AND f.new_score >= %(mql)s
 ) c"""

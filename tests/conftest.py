@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.db import connection
+from playwright.sync_api import expect
 
 from tests.factories import UserFactory
 
@@ -159,6 +160,10 @@ def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.1):
 
 
 # --- browser ----------------------------------------------------------------------------------
+# Two cores run the suite in parallel with a live server each: give the page time to answer.
+expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args():
     return {

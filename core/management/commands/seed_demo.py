@@ -47,6 +47,7 @@ from leads.models import (
     TerritoryMember,
     Touch,
 )
+from leads.scoring_demo import scoring_demo_seed
 from leads.services import first_touch_due, handoff_context_build
 from slas.demo import sla_demo_seed
 
@@ -233,6 +234,8 @@ class Command(BaseCommand):
             sla_demo_seed()
             territories = self._territories(users)
             created = self._leads(users, campaigns, territories)
+            # Scores, explanations and engagement first, so handoff contexts carry them.
+            scoring_demo_seed()
             handoffs = _sales_work_derive(territories=territories)
             campaigns_demo_seed(marketer=users["marketer"], reps=reps)
             sla = sla_demo_seed()
