@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.contrib.auth.models import User
 from django.db.models import (
+    BigIntegerField,
     Case,
     Count,
     Exists,
@@ -18,10 +19,12 @@ from django.db.models import (
     Prefetch,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -313,11 +316,16 @@ class LeadListFilters:
 def campaign_leads(
     *, campaign: Campaign, user: User, filters: LeadListFilters = LeadListFilters()
 ) -> QuerySet[Lead]:
-    """The campaign's lead list: leads whose source campaign it is, as far as ``user`` may see
-    them (a rep: their own, the pool, leads they once owned)."""
+    """The campaign's lead list: leads whose source campaign it is or who engaged with it (an
+    event carrying the campaign, e.g. from its UTM tag), as far as ``user`` may see them (a
+    rep: their own, the pool, leads they once owned)."""
+    from leads.models import EngagementEvent
     from leads.selectors import lead_visibility_q
 
-    rows = Lead.objects.filter(source_campaign=campaign).filter(lead_visibility_q(user))
+    engaged = EngagementEvent.objects.filter(lead=OuterRef("pk"), campaign=campaign)
+    rows = Lead.objects.filter(Q(source_campaign=campaign) | Exists(engaged)).filter(
+        lead_visibility_q(user)
+    )
     if filters.stage:
         rows = rows.filter(stage=filters.stage)
     if filters.kind:
@@ -438,11 +446,20 @@ def first_touch_campaign():
 
 
 def last_touch_campaign():
-    return F("source_campaign_id")
+    """The campaign of the lead's latest engagement event that carried one; the source
+    campaign when no event did."""
+    from leads.models import EngagementEvent
+
+    latest = (
+        EngagementEvent.objects.filter(lead=OuterRef("pk"), campaign__isnull=False)
+        .order_by("-occurred_at", "-pk")
+        .values("campaign_id")[:1]
+    )
+    return Coalesce(Subquery(latest), F("source_campaign_id"), output_field=BigIntegerField())
 
 
 ATTRIBUTION_MODELS = {"first_touch": first_touch_campaign, "last_touch": last_touch_campaign}
-LAST_TOUCH_USES_EVENTS = False
+LAST_TOUCH_USES_EVENTS = True
 
 
 @dataclass

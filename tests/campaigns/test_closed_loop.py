@@ -118,7 +118,7 @@ def test_results_page_shows_the_figures_and_states_the_attribution_honestly(
     html = response.content.decode()
     assert response.status_code == 200
     assert "3,000" in html and "200.0%" in html and "66.7%" in html
-    assert "does not record engagement events with a campaign yet" in html
+    assert "latest engagement event that carried one" in html
     assert "<svg" in html and 'style="' not in html
 
 
@@ -201,3 +201,35 @@ def test_campaign_results_page_query_count_does_not_grow_with_leads(
     with django_assert_num_queries(baseline):
         response = client.get(url)
     assert response.context["loop"].funnel.won == 30
+
+
+@pytest.mark.django_db
+def test_last_touch_credits_the_campaign_of_the_latest_engagement(marketer):
+    from django.utils import timezone
+
+    from campaigns.selectors import campaign_closed_loop, campaign_leads
+    from leads.models import EngagementEvent
+    from tests.campaigns.factories import CampaignFactory
+    from tests.leads.factories import LeadFactory
+
+    # given a lead sourced by the webinar that later clicked the newsletter's link
+    webinar, newsletter = CampaignFactory(name="Webinar"), CampaignFactory(name="Newsletter")
+    lead = LeadFactory(source_campaign=webinar)
+    now = timezone.now()
+    EngagementEvent.objects.create(
+        lead=lead, kind="webinar_attended", occurred_at=now, campaign=webinar
+    )
+    EngagementEvent.objects.create(
+        lead=lead,
+        kind="email_click",
+        occurred_at=now + timezone.timedelta(days=2),
+        campaign=newsletter,
+    )
+    # then first touch stays with the webinar and last touch goes to the newsletter
+    webinar_loop = campaign_closed_loop(campaign_id=webinar.pk)
+    newsletter_loop = campaign_closed_loop(campaign_id=newsletter.pk)
+    assert webinar_loop.attribution["first_touch"].leads == 1
+    assert webinar_loop.attribution["last_touch"].leads == 0
+    assert newsletter_loop.attribution["last_touch"].leads == 1
+    # and the newsletter's lead list includes the lead it engaged
+    assert list(campaign_leads(campaign=newsletter, user=marketer)) == [lead]
