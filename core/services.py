@@ -1,6 +1,6 @@
 from collections.abc import Iterable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -32,19 +32,30 @@ def notification_send_many(
     items: Iterable[tuple[Iterable, str, str, str]],
 ) -> list[Notification]:
     """Many notifications in one insert: ``(recipients, kind, message, url)`` per item.
-    Emails go out after commit in one task."""
-    from core.tasks import notification_email
-
+    Emails go out after commit (``notification_emails_queue``)."""
     rows = [
         Notification(user=user, kind=kind, message=message[:300], url=url)
         for recipients, kind, message, url in items
         for user in {u.pk: u for u in recipients if u is not None}.values()
     ]
     created = Notification.objects.bulk_create(rows, batch_size=2000)
-    ids = [n.pk for n in created]
-    if ids:
-        transaction.on_commit(lambda: notification_email.delay(ids))
+    notification_emails_queue(notification_ids=[n.pk for n in created])
     return created
+
+
+# Ids per email task: a run that notifies thousands queues a few small tasks, not one huge one.
+EMAIL_TASK_IDS = 1000
+
+
+def notification_emails_queue(*, notification_ids: list[int]) -> None:
+    """After commit, queue the notifications' emails in tasks of at most EMAIL_TASK_IDS ids
+    (for notifications stored by set-based SQL as well as by ``notification_send_many``)."""
+    from core.tasks import notification_email
+
+    ids = list(notification_ids)
+    for start in range(0, len(ids), EMAIL_TASK_IDS):
+        chunk = ids[start : start + EMAIL_TASK_IDS]
+        transaction.on_commit(lambda chunk=chunk: notification_email.delay(chunk))
 
 
 def notification_mark_read(*, user, notification_ids: Iterable[int] | None = None) -> int:
@@ -56,25 +67,55 @@ def notification_mark_read(*, user, notification_ids: Iterable[int] | None = Non
 
 
 def notification_email_send(*, notification_ids: list[int]) -> int:
-    """Email each notification once: the conditional update claims it before sending."""
+    """Email each notification once, over one mail connection. One conditional update claims
+    the batch before sending, so concurrent or repeated tasks never email twice; if the mail
+    server fails, the claims of the emails not yet sent are released and the error raised
+    (the task retries them). Returns how many emails went out."""
     from django.conf import settings
-    from django.core.mail import send_mail
+    from django.core.mail import EmailMessage, get_connection
 
+    claimed = _notifications_claim_for_email(notification_ids=notification_ids)
+    if not claimed:
+        return 0
+    site = settings.SMARKETING["SITE_URL"]
+    messages = [
+        (
+            notification.pk,
+            EmailMessage(
+                subject=f"[smarketing] {notification.get_kind_display()}",
+                body=f"{notification.message}\n\n{link}".strip(),
+                to=[notification.user.email],
+            ),
+        )
+        for notification in Notification.objects.filter(pk__in=claimed)
+        .select_related("user")
+        .order_by("pk")
+        if notification.user.email
+        for link in [f"{site}{notification.url}" if notification.url else ""]
+    ]
     sent = 0
-    for notification in Notification.objects.filter(
-        pk__in=notification_ids, emailed_at__isnull=True
-    ).select_related("user"):
-        claimed = Notification.objects.filter(pk=notification.pk, emailed_at__isnull=True).update(
-            emailed_at=timezone.now()
-        )
-        if not claimed or not notification.user.email:
-            continue
-        link = f"{settings.SMARKETING['SITE_URL']}{notification.url}" if notification.url else ""
-        send_mail(
-            subject=f"[smarketing] {notification.get_kind_display()}",
-            message=f"{notification.message}\n\n{link}".strip(),
-            from_email=None,
-            recipient_list=[notification.user.email],
-        )
-        sent += 1
+    with get_connection() as mail:
+        for position, (_pk, message) in enumerate(messages):
+            try:
+                sent += mail.send_messages([message]) or 0
+            except Exception:
+                Notification.objects.filter(pk__in=[pk for pk, _ in messages[position:]]).update(
+                    emailed_at=None
+                )
+                raise
     return sent
+
+
+def _notifications_claim_for_email(*, notification_ids: list[int]) -> list[int]:
+    """Mark the not yet emailed ones emailed in one statement; return their ids."""
+    ids = [int(pk) for pk in notification_ids]
+    if not ids:
+        return []
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET emailed_at = %s "  # noqa: S608 - the table name is ours
+            f"WHERE emailed_at IS NULL AND id IN ({', '.join(['%s'] * len(ids))}) RETURNING id",
+            [timezone.now(), *ids],
+        )
+        return [row[0] for row in cursor.fetchall()]

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from leads.models import Lead, LeadStageChange
+from leads.models import EngagementRule, FitRule, Lead, LeadStageChange, ScoringModel
 
 
 class LeadStageChangeInline(admin.TabularInline):
@@ -35,6 +35,68 @@ class LeadStageChangeAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class FitRuleInline(admin.TabularInline):
+    model = FitRule
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("position", "field", "operator", "value", "points")
+    ordering = ("position", "pk")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class EngagementRuleInline(admin.TabularInline):
+    model = EngagementRule
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("kind", "points", "half_life_days", "cap")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ScoringModel)
+class ScoringModelAdmin(admin.ModelAdmin):
+    """Read-only: a version never changes once saved, and saving one goes through
+    ``scoring_version_create`` (the rules page or the API), which also rescores every lead."""
+
+    list_display = (
+        "number",
+        "is_active",
+        "created_by",
+        "created_at",
+        "warm_threshold",
+        "hot_threshold",
+        "mql_threshold",
+        "rescored_at",
+        "note",
+    )
+    list_select_related = ("created_by",)
+    readonly_fields = (
+        "number",
+        "is_active",
+        "created_by",
+        "created_at",
+        "note",
+        "warm_threshold",
+        "hot_threshold",
+        "mql_threshold",
+        "rescored_at",
+    )
+    inlines = [FitRuleInline, EngagementRuleInline]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        # Viewing stays allowed (has_view_permission); nothing here can be edited.
         return False
 
     def has_delete_permission(self, request, obj=None) -> bool:

@@ -64,12 +64,14 @@ class Lead(TimeStampedModel):
     source_channel = models.CharField(
         max_length=20, choices=SourceChannel.choices, default=SourceChannel.OTHER
     )
+    # No index of its own: lead_campaign_stage_idx starts with it (and serves SET NULL).
     source_campaign = models.ForeignKey(
         "campaigns.Campaign",
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="sourced_leads",
+        db_index=False,
     )
     stage = models.CharField(max_length=20, choices=Stage.choices, default=Stage.NEW)
     # Which qualification brought the lead to sales (MQL, PQL or CQL); kept after it moves on.
@@ -78,12 +80,14 @@ class Lead(TimeStampedModel):
         choices=KIND_CHOICES,
         blank=True,
     )
+    # No index of its own: lead_owner_stage_idx starts with it (and serves SET NULL).
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
         null=True,
         blank=True,
         related_name="owned_leads",
+        db_index=False,
     )
     score = models.IntegerField(default=0)
     temperature = models.CharField(
@@ -137,10 +141,21 @@ class Lead(TimeStampedModel):
                 name="lead_manual_adjustment_range",
             ),
         ]
+        # Few indexes on purpose: an update that cannot be HOT (a rescore that moves a score)
+        # writes into every index whose condition the row meets, a million times in a full
+        # rescore. Stage alone is served by lead_stage_time_idx; owner and campaign are looked
+        # up by value only, so leads without one (most) are left out of their indexes.
         indexes = [
-            models.Index(fields=["stage", "owner"], name="lead_stage_owner_idx"),
-            models.Index(fields=["owner", "stage"], name="lead_owner_stage_idx"),
-            models.Index(fields=["source_campaign", "stage"], name="lead_campaign_stage_idx"),
+            models.Index(
+                fields=["owner", "stage"],
+                condition=Q(owner__isnull=False),
+                name="lead_owner_stage_idx",
+            ),
+            models.Index(
+                fields=["source_campaign", "stage"],
+                condition=Q(source_campaign__isnull=False),
+                name="lead_campaign_stage_idx",
+            ),
             models.Index(fields=["-score"], name="lead_score_idx"),
             models.Index(fields=["stage", "stage_changed_at"], name="lead_stage_time_idx"),
             # The rescore backlog: small, read every minute by the sweep.

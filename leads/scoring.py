@@ -22,8 +22,10 @@ Temperature: hot at or above the hot threshold, warm at or above warm, else cold
 # ruff: noqa: S608 -- the SQL below is assembled from constants; every value is a parameter.
 
 import hashlib
+import json
 import math
 import re
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable
@@ -204,14 +206,13 @@ class ScoreResult:
 
 
 def _item(type_: str, rule: str, points: int, raw=None, events: int = 0, cap=None) -> dict:
-    return {
-        "type": type_,
-        "rule": rule,
-        "points": points,
-        "raw": points if raw is None else raw,
-        "events": events,
-        "cap": cap,
-    }
+    """An explanation item. Only engagement items carry ``raw`` (the points before decay),
+    ``events`` and ``cap`` (set when the cap applied): for the others they would say nothing,
+    and a million stored explanations are a quarter smaller without them."""
+    item = {"type": type_, "rule": rule, "points": points}
+    if type_ == "engagement":
+        item.update(raw=points if raw is None else raw, events=events, cap=cap)
+    return item
 
 
 def score_compute(
@@ -341,23 +342,21 @@ class _Dialect:
             f"STRPOS({haystack}, {needle}) > 0" if self.pg else f"INSTR({haystack}, {needle}) > 0"
         )
 
-    def json_object(self, **pairs: str) -> str:
-        fn = "jsonb_build_object" if self.pg else "json_object"
-        arguments = ", ".join(f"'{key}', {value}" for key, value in pairs.items())
-        return f"{fn}({arguments})"
+    def json_quote(self, text: str) -> str:
+        """A text expression as a JSON string literal (escaped)."""
+        return f"CAST(to_jsonb(CAST({text} AS TEXT)) AS TEXT)" if self.pg else f"json_quote({text})"
 
-    def json_agg(self, obj: str, order: str) -> str:
+    def concat(self, pieces: list[str]) -> str:
+        """Texts joined, NULLs skipped."""
         if self.pg:
-            return f"jsonb_agg({obj} ORDER BY {order})"
-        return f"json_group_array(json({obj}))"  # rows arrive ordered (see the subquery)
+            return f"concat({', '.join(pieces)})"
+        return " || ".join(f"COALESCE({piece}, '')" for piece in pieces)
 
-    def json_append(self, array: str, obj: str) -> str:
-        if self.pg:
-            return f"({array} || jsonb_build_array({obj}))"
-        return f"json_insert({array}, '$[#]', json({obj}))"
+    def json_parse(self, text: str) -> str:
+        return f"CAST({text} AS JSONB)" if self.pg else f"json({text})"
 
-    def empty_json_array(self) -> str:
-        return "'[]'::jsonb" if self.pg else "'[]'"
+    def is_distinct(self, a: str, b: str) -> str:
+        return f"{a} IS DISTINCT FROM {b}" if self.pg else f"{a} IS NOT {b}"
 
     def in_list(self, column: str, values, params: _Params) -> str:
         if self.pg:
@@ -372,7 +371,7 @@ def _fit_condition(rule: FitSpec, d: _Dialect, params: _Params) -> str:
             return d.in_list(column, [int(v) for v in rule.value], params)
         operator = {"equals": "=", "gte": ">=", "lte": "<="}[rule.operator]
         return f"{column} {operator} {params.add(int(rule.value))}"
-    lowered = f"LOWER({column})"
+    lowered = f"b.lower_{rule.field}"  # LOWER() once per lead and field (see the batch)
     if rule.operator == FitRule.Operator.IN:
         return d.in_list(lowered, [str(v).lower() for v in rule.value], params)
     if rule.operator == FitRule.Operator.CONTAINS:
@@ -420,7 +419,9 @@ FIT_COLUMNS = tuple(FIELD_TYPES)
 
 def final_select(rules: Rules, *, target: Target, now: datetime, vendor: str) -> tuple[str, dict]:
     """A query giving, per target lead: ``id, old_score, stage, new_score, new_temperature,
-    new_items`` — the whole formula, set-based — and its parameters."""
+    new_items, changed`` (whether score, temperature, explanation or version differ from the
+    row's), on PostgreSQL also ``seen`` (the row version it read) — the whole formula,
+    set-based — and its parameters."""
     d = _Dialect(vendor)
     shape = (target.ids is not None, target.lo is not None, target.hi is not None)
     key = (rules, vendor, shape, target.only_engaged)
@@ -435,99 +436,174 @@ def final_select(rules: Rules, *, target: Target, now: datetime, vendor: str) ->
     return sql, {**constants, **_target_params(target, d, now)}
 
 
+def _json_item(type_: str, rule: str, points: int) -> str:
+    # A constant explanation item as JSON text, with the comma that joins it to the previous.
+    # Keys in jsonb's own order (shorter first), which spares it sorting them.
+    item = dict(sorted(_item(type_, rule, points).items(), key=lambda kv: (len(kv[0]), kv[0])))
+    return "," + json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+
+
 def _final_select_build(rules: Rules, *, target: Target, d: _Dialect) -> tuple[str, dict]:
+    """One row per lead, no item rows: the events are summed per lead into one column per
+    engagement rule, the fit rules are one CASE each, and the explanation is written as JSON
+    text and parsed once — a union of item rows grouped back per lead (``jsonb_agg``) cost
+    several times more at a million leads."""
     params = _Params()
-    lead_where = _target_where(target, "l.id", d)
-    if target.only_engaged:
-        lead_where += " AND EXISTS (SELECT 1 FROM leads_engagementevent x WHERE x.lead_id = l.id)"
-    batch = (
-        "SELECT l.id, l.score, l.stage, l.score_manual_adjustment AS manual, "
-        f"l.score_manual_reason AS manual_reason, {', '.join(f'l.{c}' for c in FIT_COLUMNS)} "
-        f"FROM leads_lead l WHERE {lead_where}"
-    )
-    branches = []
-    for rule in rules.fit:
-        condition = _fit_condition(rule, d, params)
-        branches.append(
-            f"SELECT b.id AS lead_id, 1 AS grp, {int(rule.position)} AS pos, 'fit' AS type, "
-            f"CAST({params.add(rule.label)} AS TEXT) AS rule, {int(rule.points)} AS points, "
-            f"{int(rule.points)} AS raw, 0 AS events, CAST(NULL AS INTEGER) AS cap "
-            f"FROM batch b WHERE {condition}"
-        )
-    if rules.engagement:
-        consts = " UNION ALL ".join(
-            f"SELECT CAST({params.add(r.kind)} AS VARCHAR(30)) AS kind, {pos} AS pos, "
-            f"CAST({params.add(r.label)} AS TEXT) AS rule, {int(r.points)} AS points, "
-            f"CAST({params.add(SECONDS_PER_DAY * r.half_life_days)} AS DOUBLE PRECISION) AS hls, "
-            f"{int(r.cap)} AS cap"
-            for pos, r in enumerate(rules.engagement)
-        )
+    fit = sorted(rules.fit, key=lambda r: r.position)
+    engagement = rules.engagement
+    # Per lead: for each engagement rule, the decayed sum (NULL without events) and the count.
+    events_join = ""
+    if engagement:
         age = d.greatest(
             f"CAST(%(now_epoch)s AS DOUBLE PRECISION) - {d.epoch('e.occurred_at')}", "0"
         )
+        sums = []
+        for i, rule in enumerate(engagement):
+            kind = params.add(rule.kind)
+            half_life = f"CAST({SECONDS_PER_DAY * rule.half_life_days!r} AS DOUBLE PRECISION)"
+            sums.append(
+                f"SUM({int(rule.points)} * POWER(CAST(0.5 AS DOUBLE PRECISION), "
+                f"{age} / {half_life})) FILTER (WHERE e.kind = {kind}) AS d{i}, "
+                f"COUNT(*) FILTER (WHERE e.kind = {kind}) AS n{i}"
+            )
+        kinds = d.in_list("e.kind", [r.kind for r in engagement], params)
         # The batch's events by the same id range or list (an index range scan).
         event_where = _target_where(target, "e.lead_id", d)
-        rounded = f"FLOOR({d.least('CAST(k.cap AS DOUBLE PRECISION)', 'k.decayed')} + 0.5)"
-        branches.append(
-            "SELECT k.lead_id, 2 AS grp, k.pos, 'engagement' AS type, k.rule, "
-            f"CAST({rounded} AS INTEGER) AS points, k.raw, k.events, "
-            "CASE WHEN k.decayed > k.cap THEN k.cap END AS cap "
-            "FROM (SELECT e.lead_id, r.pos, r.rule, r.cap, "
-            f"SUM(r.points * POWER(CAST(0.5 AS DOUBLE PRECISION), {age} / r.hls)) AS decayed, "
-            "SUM(r.points) AS raw, COUNT(*) AS events "
-            f"FROM leads_engagementevent e JOIN ({consts}) r ON r.kind = e.kind "
-            f"WHERE {event_where} GROUP BY e.lead_id, r.pos, r.rule, r.cap) k "
-            f"WHERE {rounded} <> 0"
+        events_join = (
+            f"{'JOIN' if target.only_engaged else 'LEFT JOIN'} ("
+            f"SELECT e.lead_id, {', '.join(sums)} FROM leads_engagementevent e "
+            f"WHERE {event_where} AND {kinds} GROUP BY e.lead_id) k ON k.lead_id = b.id"
         )
-    manual_label = params.add(f"{MANUAL_LABEL}: ")
-    branches.append(
-        f"SELECT b.id AS lead_id, 3 AS grp, 0 AS pos, 'manual' AS type, "
-        f"{manual_label} || b.manual_reason AS rule, b.manual AS points, b.manual AS raw, "
-        "0 AS events, CAST(NULL AS INTEGER) AS cap FROM batch b WHERE b.manual <> 0"
+    lead_where = _target_where(target, "l.id", d)
+    if target.only_engaged and not engagement:
+        lead_where += " AND 0 = 1"  # nothing decays without engagement rules
+    # Subqueries, each evaluated once per row: on PostgreSQL ``OFFSET 0`` keeps the planner
+    # from inlining a layer into the next, which would repeat the fit tests and the
+    # explanation's text in every expression that names them.
+    fence = " OFFSET 0" if d.pg else ""
+    # b: the target leads with what the formula reads; text fields the rules test lowered
+    # once (LOWER() in a UTF-8 database is a good part of the fit tests' cost).
+    read = [
+        "l.id",
+        "l.score",
+        "l.stage",
+        "l.temperature",
+        "l.score_version_id",
+        "l.score_explanation",
+        "l.score_manual_adjustment",
+        "l.score_manual_reason",
+        *(f"l.{name}" for name in sorted({r.field for r in fit})),
+        *(
+            f"LOWER(l.{name}) AS lower_{name}"
+            for name in sorted({r.field for r in fit if FIELD_TYPES[r.field] != "number"})
+        ),
+    ]
+    if d.pg:
+        read.append("l.xmin AS seen")
+    batch = f"(SELECT {', '.join(read)} FROM leads_lead l WHERE {lead_where}{fence}) b"
+
+    # s: per lead, which fit rules match and each engagement rule's whole points.
+    columns = [
+        "b.id",
+        "b.score AS old_score",
+        "b.stage",
+        "b.temperature AS old_temperature",
+        "b.score_version_id AS old_version",
+        "b.score_explanation AS old_items",
+        "b.score_manual_adjustment AS manual",
+        "b.score_manual_reason AS manual_reason",
+    ]
+    if d.pg:
+        columns.append("b.seen")
+    for i, rule in enumerate(fit):
+        columns.append(f"CASE WHEN {_fit_condition(rule, d, params)} THEN 1 ELSE 0 END AS f{i}")
+    for i, rule in enumerate(engagement):
+        capped = d.least(f"CAST({int(rule.cap)} AS DOUBLE PRECISION)", f"k.d{i}")
+        columns += [
+            # NULL without events (PostgreSQL's LEAST would skip the NULL and give the cap).
+            f"CASE WHEN k.d{i} IS NOT NULL THEN CAST(FLOOR({capped} + 0.5) AS INTEGER) END AS e{i}",
+            f"COALESCE(k.n{i}, 0) AS n{i}",
+            f"CASE WHEN k.d{i} > {int(rule.cap)} THEN 1 ELSE 0 END AS c{i}",
+        ]
+    total = " + ".join(
+        [f"f{i} * {int(rule.points)}" for i, rule in enumerate(fit)]
+        + [f"COALESCE(e{i}, 0)" for i in range(len(engagement))]
+        + ["manual"]
     )
-    item = d.json_object(
-        type="i.type", rule="i.rule", points="i.points", raw="i.raw", events="i.events", cap="i.cap"
+
+    # The explanation as compact JSON text, parsed once: the items in order, each led by a
+    # comma (the first one cut off), the same keys and values as ``score_compute``'s; an
+    # absent item is NULL.
+    def text(value: str) -> str:
+        return f"CAST({value} AS TEXT)"
+
+    pieces = [
+        f"CASE WHEN f{i} = 1 THEN {params.add(_json_item('fit', rule.label, rule.points))} END"
+        for i, rule in enumerate(fit)
+    ]
+    for i, rule in enumerate(engagement):
+        # format()'s pattern: the item with its label, %s for the numbers, which are given in
+        # the order their keys come.
+        pattern = _json_item("engagement", rule.label, 0).replace("%", "%%")
+        values = {
+            "points": text(f"e{i}"),
+            "raw": text(f"{int(rule.points)} * n{i}"),
+            "events": text(f"n{i}"),
+            "cap": f"CASE WHEN c{i} = 1 THEN '{int(rule.cap)}' ELSE 'null' END",
+        }
+        for key in values:
+            pattern = re.sub(rf'"{key}":[^,}}]+', f'"{key}":%s', pattern, count=1)
+        ordered = sorted(values, key=lambda key: pattern.index(f'"{key}":'))
+        arguments = ", ".join(values[key] for key in ordered)
+        pieces.append(f"CASE WHEN e{i} <> 0 THEN format({params.add(pattern)}, {arguments}) END")
+    manual_rule = d.json_quote(f"{params.add(f'{MANUAL_LABEL}: ')} || manual_reason")
+    pieces.append(
+        f"""CASE WHEN manual <> 0 THEN ',{{"rule":' || {manual_rule} || """
+        f"""',"type":"manual","points":' || {text("manual")} || '}}' END"""
     )
-    items_source = "items i" if d.pg else "(SELECT * FROM items ORDER BY lead_id, grp, pos) i"
-    clamp = d.json_object(
-        type="'clamp'",
-        rule=f"CAST({params.add(CLAMP_LABEL)} AS TEXT)",
-        points="x.new_score - x.total",
-        raw="x.new_score - x.total",
-        events="0",
-        cap="NULL",
+    clamp_rule = params.add(json.dumps(CLAMP_LABEL, ensure_ascii=False))
+    pieces.append(
+        f"""CASE WHEN new_score <> total THEN ',{{"rule":' || {clamp_rule} || """
+        f"""',"type":"clamp","points":' || {text("new_score - total")} || '}}' END"""
     )
+    items = d.json_parse(f"'[' || SUBSTR({d.concat(pieces)}, 2) || ']'")
+    clamped = d.least(d.greatest(f"({total})", str(SCORE_MIN)), str(SCORE_MAX))
     warm, hot = params.add(rules.warm), params.add(rules.hot)
-    materialized = "MATERIALIZED " if d.pg else ""
+    version = params.add(rules.version_id)
+    seen = ", y.seen" if d.pg else ""
     sql = f"""
-WITH batch AS {materialized}({batch}),
-items AS ({" UNION ALL ".join(branches)}),
-totals AS (
-    SELECT i.lead_id, SUM(i.points) AS total, {d.json_agg(item, "i.grp, i.pos")} AS items
-    FROM {items_source} GROUP BY i.lead_id
-),
-scored AS (
-    SELECT b.id, b.score AS old_score, b.stage, COALESCE(t.total, 0) AS total,
-        {d.least(d.greatest("COALESCE(t.total, 0)", str(SCORE_MIN)), str(SCORE_MAX))} AS new_score,
-        COALESCE(t.items, {d.empty_json_array()}) AS items
-    FROM batch b LEFT JOIN totals t ON t.lead_id = b.id
-)
-SELECT x.id, x.old_score, x.stage, x.new_score,
-    CASE WHEN x.new_score >= {hot} THEN 'hot' WHEN x.new_score >= {warm} THEN 'warm'
-        ELSE 'cold' END AS new_temperature,
-    CASE WHEN x.new_score <> x.total THEN {d.json_append("x.items", clamp)} ELSE x.items END
-        AS new_items
-FROM scored x"""
+SELECT y.id, y.old_score, y.stage, y.new_score, y.new_temperature, y.new_items,
+    (y.old_score <> y.new_score OR y.old_temperature <> y.new_temperature
+        OR {d.is_distinct("y.old_version", version)} OR y.old_items <> y.new_items) AS changed{seen}
+FROM (
+    SELECT x.*,
+        CASE WHEN new_score >= {hot} THEN '{Temperature.HOT}'
+            WHEN new_score >= {warm} THEN '{Temperature.WARM}'
+            ELSE '{Temperature.COLD}' END AS new_temperature,
+        {items} AS new_items
+    FROM (
+        SELECT s.*, {total} AS total, {clamped} AS new_score
+        FROM (
+            SELECT {", ".join(columns)}
+            FROM {batch} {events_join}
+        ) s{fence}
+    ) x{fence}
+) y"""
     return sql, dict(params)
 
 
 @dataclass
 class Applied:
     """What one rescore statement did: rows written, and the leads to hand off as MQLs (id,
-    score): new leads at or above the threshold, recycled ones that crossed it."""
+    score): new leads at or above the threshold, recycled ones that crossed it. ``skipped``:
+    rows another transaction changed between reading and writing them (PostgreSQL)."""
 
     changed: int = 0
     crossers: list[tuple[int, int]] = field(default_factory=list)
+    skipped: int = 0
+    # Where a full rescore's batch spent its time: computing the scores, writing the rows.
+    compute_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 def _crosser_condition(prefix: str, mql: str) -> str:
@@ -539,50 +615,71 @@ def _crosser_condition(prefix: str, mql: str) -> str:
     )
 
 
-def rescore_apply(rules: Rules, *, target: Target, now: datetime) -> Applied:
+def rescore_apply(
+    rules: Rules, *, target: Target, now: datetime, parallel_query: bool = True
+) -> Applied:
     """Rescore the target leads in the database with ``rules``, writing only leads whose score,
-    temperature, explanation or version differ. Runs in the caller's transaction."""
+    temperature, explanation or version differ; a written lead's ``needs_rescore`` flag is
+    cleared (its events were all counted). Runs in the caller's transaction.
+    ``parallel_query=False`` keeps PostgreSQL from adding worker processes to the statement
+    (for callers that already run one batch per core).
+
+    On PostgreSQL a row another transaction changed after this one read it is not written
+    (its newer values may come from a rescore that saw later events, or its flag from an event
+    this one did not count); such rows are flagged ``needs_rescore``, so the sweep recomputes
+    them."""
     vendor = connection.vendor
     select, params = final_select(rules, target=target, now=now, vendor=vendor)
     params = {**params, "version": rules.version_id, "now": now, "mql": rules.mql}
-    changed = (
-        "(l.score <> f.new_score OR l.temperature <> f.new_temperature "
-        "OR l.score_version_id IS DISTINCT FROM %(version)s "
-        "OR l.score_explanation <> f.new_items)"
-    )
     with connection.cursor() as cursor:
+        if vendor == "postgresql" and target.ids is None:
+            # A batch of a full rescore. Computed first into a temporary table (in a CREATE
+            # TABLE AS the aggregate may run in parallel, never in an UPDATE), keeping only
+            # rows to write or to hand off; JIT-compiling the large expressions costs more
+            # than it saves.
+            started = time.perf_counter()
+            cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
+            if not parallel_query:
+                # Workers on cores the other batches already use only add hand-over costs.
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+            cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_batch")
+            cursor.execute(
+                f"CREATE TEMP TABLE scoring_batch AS SELECT * FROM ({select}) f "
+                f"WHERE f.changed OR (f.stage = '{Stage.NEW}' AND f.new_score >= %(mql)s)",
+                params,
+            )
+            computed = time.perf_counter()
+            # The id range again, so the join reads only the batch's leads.
+            in_range = f" AND {_target_where(target, 'l.id', _Dialect(vendor))}"
+            cursor.execute(f"WITH {_pg_update_tail('scoring_batch', in_range)}", params)
+            count, ids, scores, expected = cursor.fetchone()
+            if count < expected:
+                _flag_skipped(cursor, "scoring_batch", now)
+            cursor.execute("DROP TABLE scoring_batch")
+            return Applied(
+                count,
+                list(zip(ids or [], scores or [], strict=True)),
+                skipped=expected - count,
+                compute_seconds=computed - started,
+                write_seconds=time.perf_counter() - computed,
+            )
         if vendor == "postgresql":
-            if target.ids is None:
-                # A batch of a full rescore. Computed first into a temporary table, because
-                # PostgreSQL runs the aggregate in parallel in a CREATE TABLE AS but never in
-                # an UPDATE; the aggregates fit in memory without spilling; JIT-compiling the
-                # large expressions costs more than it saves.
-                cursor.execute("SET LOCAL work_mem = '64MB'; SET LOCAL jit = off")
-                cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_batch")
-                cursor.execute(f"CREATE TEMP TABLE scoring_batch AS {select}", params)
-                # The id range again, so the join reads only the batch's leads.
-                in_range = f"{changed} AND {_target_where(target, 'l.id', _Dialect(vendor))}"
-                cursor.execute(f"WITH {_pg_update_tail('scoring_batch', in_range)}", params)
-                result = cursor.fetchone()
-                cursor.execute("DROP TABLE scoring_batch")
-            else:
-                # A few leads after their events: planning would cost more than running.
-                with_part, final_part = select.split("\nSELECT x.id", 1)
-                statement = (
-                    f"{with_part},\nfinal AS (SELECT x.id{final_part}),\n"
-                    f"{_pg_update_tail('final', changed)}"
-                )
-                _execute_prepared(cursor, statement, params)
-                result = cursor.fetchone()
-            count, ids, scores = result
-            return Applied(count, list(zip(ids or [], scores or [], strict=True)))
+            # A few leads after their events: planning would cost more than running.
+            statement = f"WITH final AS ({select}),\n{_pg_update_tail('final')}"
+            _execute_prepared(cursor, statement, params)
+            count, ids, scores, expected = cursor.fetchone()
+            if count < expected:  # only when the caller did not claim (lock) the leads
+                cursor.execute(f"CREATE TEMP TABLE scoring_ids AS {select}", params)
+                _flag_skipped(cursor, "scoring_ids", now)
+                cursor.execute("DROP TABLE scoring_ids")
+            crossers = list(zip(ids or [], scores or [], strict=True))
+            return Applied(count, crossers, skipped=expected - count)
         cursor.execute("DROP TABLE IF EXISTS temp.scoring_final")
         cursor.execute(f"CREATE TEMP TABLE scoring_final AS {select}", params)
         cursor.execute(
             "UPDATE leads_lead AS l SET score = f.new_score, temperature = f.new_temperature, "
-            "score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s "
-            f"FROM temp.scoring_final AS f WHERE l.id = f.id AND "
-            f"{changed.replace('IS DISTINCT FROM', 'IS NOT')}",
+            "score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s, "
+            "needs_rescore = FALSE FROM temp.scoring_final AS f WHERE l.id = f.id AND f.changed",
             {"version": rules.version_id, "now": now},
         )
         count = cursor.rowcount
@@ -594,6 +691,16 @@ def rescore_apply(rules: Rules, *, target: Target, now: datetime) -> Applied:
         crossers = [(row[0], row[1]) for row in cursor.fetchall()]
         cursor.execute("DROP TABLE temp.scoring_final")
         return Applied(count, crossers)
+
+
+def _flag_skipped(cursor, source: str, now: datetime) -> None:
+    # Rows that were to be written but changed meanwhile: not ours (scored_at is this run's).
+    cursor.execute(
+        f"UPDATE leads_lead l SET needs_rescore = TRUE FROM {source} f "
+        "WHERE l.id = f.id AND f.changed AND l.scored_at IS DISTINCT FROM %(now)s "
+        "AND NOT l.needs_rescore",
+        {"now": now},
+    )
 
 
 _NAMED_PARAM = re.compile(r"%\((\w+)\)s")
@@ -624,21 +731,26 @@ def _execute_prepared(cursor, sql: str, params: dict) -> None:
     if name not in prepared:
         cursor.execute(f"PREPARE {name} AS {text}")
         prepared.add(name)
+    # Left to choose, PostgreSQL plans this statement anew at each run (its parameters are
+    # many); the plan is the same for any few leads, and planning costs more than running.
+    cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
     cursor.execute(f"EXECUTE {name} ({', '.join(f'%({n})s' for n in names)})", params)
 
 
-def _pg_update_tail(source: str, changed: str) -> str:
-    # One UPDATE … FROM the computed rows (a CTE or a table); back come the rows written and
-    # the leads to hand off.
+def _pg_update_tail(source: str, where: str = "") -> str:
+    # One UPDATE … FROM the computed rows (a CTE or a table) of the rows that differ and that
+    # nobody changed since they were read (``xmin`` is the row version's writer); back come
+    # the rows written, the leads to hand off, and how many rows were to be written.
     return f"""updated AS (
     UPDATE leads_lead AS l SET score = f.new_score, temperature = f.new_temperature,
-        score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s
+        score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s,
+        needs_rescore = FALSE
     FROM {source} f
-    WHERE l.id = f.id AND {changed}
+    WHERE l.id = f.id AND f.changed AND l.xmin = f.seen{where}
     RETURNING l.id, f.old_score, f.new_score, f.stage
 )
 SELECT (SELECT COUNT(*) FROM updated), array_agg(c.id ORDER BY c.id),
-    array_agg(c.new_score ORDER BY c.id)
+    array_agg(c.new_score ORDER BY c.id), (SELECT COUNT(*) FROM {source} WHERE changed)
 FROM (
     SELECT u.id, u.new_score FROM updated u WHERE {_crosser_condition("u.", "%(mql)s")}
     UNION

@@ -66,15 +66,30 @@ def rules_of(version: ScoringModel) -> Rules:
     )
 
 
-def scoring_versions(*, limit: int = 20) -> QuerySet:
-    """The latest versions, newest first, with who saved them and how many rules they hold."""
-    return (
+def scoring_versions(*, limit: int | None = 20) -> QuerySet:
+    """The latest versions (all with ``limit=None``), newest first, with who saved them and how
+    many rules they hold."""
+    rows = (
         ScoringModel.objects.select_related("created_by")
         .annotate(
             fit_count=Count("fit_rules", distinct=True),
             engagement_count=Count("engagement_rules", distinct=True),
         )
-        .order_by("-number")[:limit]
+        .order_by("-number")
+    )
+    return rows if limit is None else rows[:limit]
+
+
+def scoring_version_get(*, number: int) -> ScoringModel | None:
+    """One version by its number with its author and rules prefetched (3 queries), or None."""
+    return (
+        ScoringModel.objects.filter(number=number)
+        .select_related("created_by")
+        .prefetch_related(
+            Prefetch("fit_rules", queryset=FitRule.objects.order_by("position", "pk")),
+            Prefetch("engagement_rules", queryset=EngagementRule.objects.order_by("kind")),
+        )
+        .first()
     )
 
 

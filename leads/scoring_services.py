@@ -19,8 +19,10 @@ How scores stay fresh (the database is the source of truth; tasks only say "look
   off through ``lead_transition`` one by one (bounded by the number that crossed).
 """
 
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,12 +51,14 @@ from leads.scoring import (
     FIELD_TYPES,
     OPERATORS_BY_TYPE,
     SCORE_MAX,
+    Applied,
     Rules,
     Target,
     rescore_apply,
 )
 
-FULL_BATCH = 100_000  # leads per committed batch of a full rescore
+FULL_BATCH = 50_000  # leads per committed batch of a full rescore
+FULL_WORKERS = 2  # connections a full rescore runs its batches on (PostgreSQL)
 PENDING_BATCH = 2_000  # flagged leads claimed at once
 EVENTS_PER_REQUEST = 1_000
 MAX_FIT_RULES = 50
@@ -316,6 +320,9 @@ class RescoreReport:
     handed_off: list[int] = field(default_factory=list)
     seconds: float = 0.0
     stale: bool = False  # a newer version took over; its own rescore finishes the job
+    # A full rescore's batches on PostgreSQL, summed over its connections: computing, writing.
+    compute_seconds: float = 0.0
+    write_seconds: float = 0.0
 
 
 def _claim(*, lead_ids: list[int] | None, limit: int) -> list[int]:
@@ -412,14 +419,18 @@ def scores_refresh_all(
     version_id: int | None = None,
     only_engaged: bool = False,
     batch_size: int = FULL_BATCH,
+    workers: int = FULL_WORKERS,
     hand_off: bool = True,
     now: datetime | None = None,
 ) -> RescoreReport:
     """Rescore every lead (or, with ``only_engaged``, every lead with events) with the active
     rules: set-based SQL over lead-id ranges of ``batch_size``, each range committed on its
-    own, writing only rows that changed. ``version_id`` names the version a rules change asked
-    for: when another version is active by then, or this one was fully applied already, it
-    does nothing. Then hands off the leads that reached the MQL threshold."""
+    own, writing only rows that changed. On PostgreSQL ``workers`` connections take the ranges
+    in turn (a range is computed and written by one of them), unless the caller holds a
+    transaction, whose uncommitted rows other connections could not see. ``version_id`` names
+    the version a rules change asked for: when another version is active by then, or this one
+    was fully applied already, it does nothing. Then hands off the leads that reached the MQL
+    threshold."""
     started = time.monotonic()
     report = RescoreReport()
     with _full_rescore_lock():
@@ -432,22 +443,27 @@ def scores_refresh_all(
         rules = Rules.of(version)
         bounds = Lead.objects.aggregate(lo=Min("pk"), hi=Max("pk"))
         lo, hi = bounds["lo"], bounds["hi"]
+        ranges = [] if lo is None else list(range(lo, hi + 1, batch_size))
+        batches = [
+            Target(lo=start, hi=start + batch_size, only_engaged=only_engaged) for start in ranges
+        ]
+        at = now or timezone.now()
+        parallel = (
+            workers > 1
+            and len(batches) > 1
+            and connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+        )
+        if parallel:
+            applied, report.stale = _batches_in_threads(rules, batches, now=at, workers=workers)
+        else:
+            applied, report.stale = _batches_here(rules, batches, now=at)
         crossers: list[tuple[int, int]] = []
-        start = lo
-        while start is not None and start <= hi:
-            end = start + batch_size
-            with transaction.atomic():
-                if not ScoringModel.objects.filter(pk=version.pk, is_active=True).exists():
-                    report.stale = True
-                    break
-                applied = rescore_apply(
-                    rules,
-                    target=Target(lo=start, hi=end, only_engaged=only_engaged),
-                    now=now or timezone.now(),
-                )
-            report.changed += applied.changed
-            crossers += applied.crossers
-            start = end
+        for one in applied:
+            report.changed += one.changed
+            report.compute_seconds += one.compute_seconds
+            report.write_seconds += one.write_seconds
+            crossers += one.crossers
         report.leads = hi - lo + 1 if lo is not None else 0
         if not report.stale and not only_engaged:
             ScoringModel.objects.filter(pk=version.pk).update(rescored_at=timezone.now())
@@ -455,6 +471,66 @@ def scores_refresh_all(
         report.handed_off = _hand_off(crossers, rules)
     report.seconds = time.monotonic() - started
     return report
+
+
+def _batch_rescore(
+    rules: Rules, target: Target, *, now: datetime, parallel_query: bool = True
+) -> Applied | None:
+    """One range of a full rescore in its own transaction; None when the version was replaced
+    meanwhile (the newer version's own full rescore takes over)."""
+    with transaction.atomic():
+        if not ScoringModel.objects.filter(pk=rules.version_id, is_active=True).exists():
+            return None
+        return rescore_apply(rules, target=target, now=now, parallel_query=parallel_query)
+
+
+def _batches_here(
+    rules: Rules, batches: list[Target], *, now: datetime
+) -> tuple[list[Applied], bool]:
+    applied = []
+    for target in batches:
+        one = _batch_rescore(rules, target, now=now)
+        if one is None:
+            return applied, True
+        applied.append(one)
+    return applied, False
+
+
+def _batches_in_threads(
+    rules: Rules, batches: list[Target], *, now: datetime, workers: int
+) -> tuple[list[Applied], bool]:
+    """The ranges shared by ``workers`` threads, each with its own database connection, so
+    one computes while another writes: PostgreSQL runs an UPDATE on one core, and the machine
+    has more. A failure or a replaced version stops the others after their current range."""
+    pending = iter(batches)
+    lock = threading.Lock()
+    stop = threading.Event()
+
+    def work() -> tuple[list[Applied], bool]:
+        done: list[Applied] = []
+        try:
+            while not stop.is_set():
+                with lock:
+                    target = next(pending, None)
+                if target is None:
+                    return done, False
+                one = _batch_rescore(rules, target, now=now, parallel_query=False)
+                if one is None:
+                    stop.set()
+                    return done, True
+                done.append(one)
+            return done, False
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            connection.close()  # this thread's own connection
+
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rescore") as pool:
+        futures = [pool.submit(work) for _ in range(workers)]
+        results = [future.result() for future in futures]
+    applied = [one for done, _ in results for one in done]
+    return applied, any(stale for _, stale in results)
 
 
 def full_rescore_overdue(*, grace: timedelta = timedelta(minutes=2)) -> int | None:

@@ -1,6 +1,7 @@
 """Writes for the SLA: deadlines on handoffs, and the scan that warns, flags breaches and
 escalates — each step exactly once per deadline, however often or concurrently it runs."""
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -10,8 +11,9 @@ from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import DateTimeField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +21,7 @@ from django.utils import timezone
 from core.errors import DomainError, InvalidInput, NotAllowed
 from core.models import Notification
 from core.roles import Role, has_role, is_manager
-from core.services import notification_send_many
+from core.services import notification_emails_queue, notification_send_many
 from leads.models import Handoff
 from slas.business_hours import Schedule, business_add
 from slas.models import (
@@ -35,7 +37,8 @@ from slas.models import (
 )
 from slas.selectors import digest_zone, rep_digests, sla_standing
 
-SCAN_BATCH = 5000
+# One run clears a backlog this size in one statement per step; beyond it, batch by batch.
+SCAN_BATCH = 20000
 # Above this many breaches in one run, managers get one summary instead of one each.
 MANAGER_SUMMARY_OVER = 20
 
@@ -198,6 +201,36 @@ class ScanResult:
     escalated: int = 0
 
 
+def sla_scan(*, now: datetime | None = None, limit: int = SCAN_BATCH) -> ScanResult:
+    """Flag breaches, warn and escalate every deadline whose moment has passed, each step
+    once. A run after downtime catches up with every missed deadline at its true due time.
+
+    Each step claims its deadlines in batches of ``limit`` (one transaction each, skipping rows
+    a concurrent run holds) until a batch comes back short, so one run clears the backlog.
+    A deadline already past due is breached, not warned (the breach marks it warned, so the
+    warning step leaves it alone). Notification emails are queued after each batch commits."""
+    now = now or timezone.now()
+    breached = _in_batches(_breach, now=now, limit=limit)
+    warned = _in_batches(_warn, now=now, limit=limit)
+    escalated = _in_batches(_escalate, now=now, limit=limit)
+    return ScanResult(warned=warned, breached=breached, escalated=escalated)
+
+
+def _in_batches(step, *, now: datetime, limit: int) -> int:
+    done = 0
+    while True:
+        claimed = step(now=now, limit=limit)
+        done += claimed
+        if claimed < limit:
+            return done
+
+
+def _set_based() -> bool:
+    """PostgreSQL runs each step as one statement; SQLite walks the rows in Python. Both
+    write the same rows (tests/slas/test_breach_scan.py compares them)."""
+    return connection.vendor == "postgresql"
+
+
 def _claim(pending: QuerySet, *, limit: int) -> list[Deadline]:
     """Lock a batch of due deadlines; concurrent scans skip each other's rows."""
     if connection.features.has_select_for_update_skip_locked:
@@ -217,29 +250,169 @@ def _claim(pending: QuerySet, *, limit: int) -> list[Deadline]:
     )
 
 
-def _lead_url(lead_id: int, *, _pattern: list[str] = []) -> str:  # noqa: B006 - a cache
-    if not _pattern:
-        _pattern.append(reverse("leads:detail", args=[2147483647]))
-    return _pattern[0].replace("2147483647", str(lead_id), 1)
+_ANY_LEAD = 2147483647
+
+
+def _lead_url_parts() -> tuple[str, str]:
+    """``reverse("leads:detail")`` split around the lead id: SQL puts the id in between."""
+    head, _, tail = reverse("leads:detail", args=[_ANY_LEAD]).partition(str(_ANY_LEAD))
+    return head, tail
 
 
 def managers() -> list[User]:
-    return list(User.objects.filter(groups__name="Manager", is_active=True))
+    return list(User.objects.filter(groups__name=Role.MANAGER, is_active=True).order_by("pk"))
 
 
-def sla_scan(*, now: datetime | None = None, limit: int = SCAN_BATCH) -> ScanResult:
-    """Warn, flag breaches and escalate every deadline whose moment has passed, each step
-    once. A run after downtime catches up with every missed deadline at its true due time."""
-    now = now or timezone.now()
-    result = ScanResult()
-    result.warned = _warn(now=now, limit=limit)
-    result.breached = _breach(now=now, limit=limit)
-    result.escalated = _escalate(now=now, limit=limit)
-    return result
+# The messages are built in SQL as in Python: str(lead) is the name stripped as Python strips
+# (%(whitespace)s), else the email; the kind's label comes from %(kinds)s; the lead's page is
+# reverse("leads:detail") around the id; times are in the site's zone (%(tz)s).
+_WHITESPACE = "".join(c for c in map(chr, range(1, 0x3001)) if c.isspace())
+
+# Each statement claims due deadlines in the order of their partial index (FOR UPDATE SKIP
+# LOCKED: concurrent runs take disjoint rows), marks them, and writes what follows from it;
+# it returns how many it claimed and the ids of the notifications it stored.
+WARN_SQL = """
+WITH claimed AS (
+    SELECT id FROM slas_deadline
+    WHERE met_at IS NULL AND cancelled_at IS NULL AND warned_at IS NULL
+        AND warn_at <= %(now)s
+    ORDER BY warn_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), warned AS (
+    UPDATE slas_deadline AS d SET warned_at = %(now)s
+    FROM claimed WHERE d.id = claimed.id
+    RETURNING d.id, d.lead_id, d.owner_id, d.kind, d.warn_at, d.due_at
+), sent AS (
+    -- one past due but not breached yet (a concurrent run holds it) is marked, not sent
+    INSERT INTO core_notification (user_id, kind, message, url, created_at, read_at, emailed_at)
+    SELECT d.owner_id, %(notice_kind)s,
+        left(COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' for '
+            || COALESCE(NULLIF(btrim(l.first_name || ' ' || l.last_name, %(whitespace)s), ''),
+                l.email)
+            || ' is due in '
+            || floor(extract(epoch FROM d.due_at - %(now)s) / 60)::bigint || ' min.', 300),
+        %(url_head)s || d.lead_id || %(url_tail)s, %(created)s, NULL, NULL
+    FROM warned AS d JOIN leads_lead AS l ON l.id = d.lead_id
+    WHERE d.due_at > %(now)s AND d.owner_id IS NOT NULL
+    ORDER BY d.warn_at, d.id
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM warned), ARRAY(SELECT id FROM sent ORDER BY id)
+"""
+
+BREACH_SQL = """
+WITH claimed AS (
+    SELECT id FROM slas_deadline
+    WHERE met_at IS NULL AND cancelled_at IS NULL AND breached_at IS NULL
+        AND due_at <= %(now)s
+    ORDER BY due_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), flagged AS (
+    UPDATE slas_deadline AS d SET breached_at = %(now)s, warned_at = COALESCE(d.warned_at, %(now)s)
+    FROM claimed WHERE d.id = claimed.id
+    RETURNING d.id, d.lead_id, d.owner_id, d.kind, d.due_at
+), recorded AS (
+    -- the unique deadline is the last guard against a double
+    INSERT INTO slas_breach (deadline_id, lead_id, owner_id, kind, due_at, detected_at)
+    SELECT id, lead_id, owner_id, kind, due_at, %(now)s FROM flagged ORDER BY due_at, id
+    ON CONFLICT (deadline_id) DO NOTHING
+), batch AS (
+    SELECT count(*) AS n FROM flagged
+), heads AS (
+    SELECT u.id FROM auth_user AS u
+    WHERE u.is_active AND u.id IN (
+        SELECT ug.user_id FROM auth_user_groups AS ug JOIN auth_group AS g ON g.id = ug.group_id
+        WHERE g.name = %(manager_group)s
+    )
+), notices AS (
+    -- each owner hears of their own breach; managers of each one while the batch is small
+    SELECT d.due_at, d.id AS deadline_id, r.rank, r.user_id,
+        left('SLA breach: ' || COALESCE(%(kinds)s::jsonb ->> d.kind, d.kind) || ' for '
+            || COALESCE(NULLIF(btrim(l.first_name || ' ' || l.last_name, %(whitespace)s), ''),
+                l.email)
+            || ' was due '
+            || to_char(d.due_at AT TIME ZONE %(tz)s, 'DD Mon HH24:MI')
+            || COALESCE(' (' || o.username || ')', '') || '.', 300) AS message,
+        %(url_head)s || d.lead_id || %(url_tail)s AS url
+    FROM flagged AS d
+    JOIN leads_lead AS l ON l.id = d.lead_id
+    LEFT JOIN auth_user AS o ON o.id = d.owner_id
+    CROSS JOIN LATERAL (
+        SELECT d.owner_id AS user_id, 0 AS rank WHERE d.owner_id IS NOT NULL
+        UNION ALL
+        SELECT h.id, 1 FROM heads AS h, batch
+        WHERE batch.n <= %(summary_over)s AND h.id IS DISTINCT FROM d.owner_id
+    ) AS r
+    UNION ALL
+    -- and one summary each when a run catches many (after downtime), not a flood
+    SELECT NULL, NULL, 2, h.id,
+        batch.n || ' SLA deadlines were breached; the team page lists them.', %(team_url)s
+    FROM heads AS h, batch
+    WHERE batch.n > %(summary_over)s
+), sent AS (
+    INSERT INTO core_notification (user_id, kind, message, url, created_at, read_at, emailed_at)
+    SELECT user_id, %(notice_kind)s, message, url, %(created)s, NULL, NULL FROM notices
+    ORDER BY rank = 2, due_at, deadline_id, rank, user_id
+    RETURNING id
+)
+SELECT (SELECT n FROM batch), ARRAY(SELECT id FROM sent ORDER BY id)
+"""
+
+ESCALATE_SQL = """
+WITH claimed AS (
+    SELECT id FROM slas_deadline
+    WHERE met_at IS NULL AND cancelled_at IS NULL AND breached_at IS NOT NULL
+        AND escalated_at IS NULL AND escalate_at <= %(now)s
+    ORDER BY escalate_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE slas_deadline AS d SET escalated_at = %(now)s
+FROM claimed WHERE d.id = claimed.id
+RETURNING d.escalate_at, d.id, d.handoff_id, d.kind,
+    (SELECT a.escalation FROM slas_agreement AS a WHERE a.id = d.agreement_id)
+"""
+
+
+def _statement_params(*, now: datetime, limit: int, notice_kind: str) -> dict:
+    url_head, url_tail = _lead_url_parts()
+    return {
+        "now": now,
+        "limit": limit,
+        "created": timezone.now(),
+        "notice_kind": notice_kind,
+        "whitespace": _WHITESPACE,
+        "kinds": json.dumps({value: str(label) for value, label in Deadline.Kind.choices}),
+        "url_head": url_head,
+        "url_tail": url_tail,
+        "tz": timezone.get_current_timezone_name(),
+        "manager_group": Role.MANAGER.value,
+        "summary_over": MANAGER_SUMMARY_OVER,
+        "team_url": reverse("slas:team"),
+    }
+
+
+def _run_claim(sql: str, params: dict) -> int:
+    """Run a step's statement; queue the emails of the notifications it stored."""
+    with connection.cursor() as cursor:
+        # A large batch's planner cost crosses jit_above_cost; compiling takes longer than
+        # running these joins.
+        cursor.execute("SET LOCAL jit = off")
+        cursor.execute(sql, params)
+        claimed, notification_ids = cursor.fetchone()
+    notification_emails_queue(notification_ids=notification_ids)
+    return claimed
 
 
 @transaction.atomic
 def _warn(*, now: datetime, limit: int) -> int:
+    if _set_based():
+        return _run_claim(
+            WARN_SQL,
+            _statement_params(now=now, limit=limit, notice_kind=Notification.Kind.SLA_WARNING),
+        )
     due = _claim(
         Deadline.objects.filter(
             met_at__isnull=True,
@@ -250,7 +423,8 @@ def _warn(*, now: datetime, limit: int) -> int:
         limit=limit,
     )
     Deadline.objects.filter(pk__in=[d.pk for d in due]).update(warned_at=now)
-    # A deadline already past due is breached rather than warned: it is marked, not sent.
+    url_head, url_tail = _lead_url_parts()
+    # One past due but not breached yet (a concurrent run holds it) is marked, not sent.
     notification_send_many(
         [
             (
@@ -258,9 +432,9 @@ def _warn(*, now: datetime, limit: int) -> int:
                 Notification.Kind.SLA_WARNING,
                 f"{d.get_kind_display()} for {d.lead} is due in "
                 f"{int((d.due_at - now).total_seconds() // 60)} min.",
-                _lead_url(d.lead_id),
+                f"{url_head}{d.lead_id}{url_tail}",
             )
-            for d in due
+            for d in sorted(due, key=lambda d: (d.warn_at, d.pk))
             if d.due_at > now and d.owner is not None
         ]
     )
@@ -269,6 +443,11 @@ def _warn(*, now: datetime, limit: int) -> int:
 
 @transaction.atomic
 def _breach(*, now: datetime, limit: int) -> int:
+    if _set_based():
+        return _run_claim(
+            BREACH_SQL,
+            _statement_params(now=now, limit=limit, notice_kind=Notification.Kind.SLA_BREACH),
+        )
     due = _claim(
         Deadline.objects.filter(
             met_at__isnull=True,
@@ -280,7 +459,10 @@ def _breach(*, now: datetime, limit: int) -> int:
     )
     if not due:
         return 0
-    Deadline.objects.filter(pk__in=[d.pk for d in due]).update(breached_at=now)
+    due.sort(key=lambda d: (d.due_at, d.pk))
+    Deadline.objects.filter(pk__in=[d.pk for d in due]).update(
+        breached_at=now, warned_at=Coalesce("warned_at", Value(now, DateTimeField()))
+    )
     Breach.objects.bulk_create(
         [
             Breach(
@@ -296,6 +478,7 @@ def _breach(*, now: datetime, limit: int) -> int:
         ignore_conflicts=True,  # the unique deadline is the last guard against a double
     )
     heads = managers()
+    url_head, url_tail = _lead_url_parts()
     # Each owner hears of their own breach; managers get each one while breaches are few,
     # and one summary when a run catches many (after downtime), not a flood.
     many = len(due) > MANAGER_SUMMARY_OVER
@@ -307,7 +490,7 @@ def _breach(*, now: datetime, limit: int) -> int:
                 f"SLA breach: {d.get_kind_display()} for {d.lead} was due "
                 f"{timezone.localtime(d.due_at):%d %b %H:%M}"
                 f"{'' if d.owner is None else f' ({d.owner})'}.",
-                _lead_url(d.lead_id),
+                f"{url_head}{d.lead_id}{url_tail}",
             )
             for d in due
         ]
@@ -331,27 +514,38 @@ def _breach(*, now: datetime, limit: int) -> int:
 def _escalate(*, now: datetime, limit: int) -> int:
     from leads.services import handoff_return_to_pool
 
-    due = _claim(
-        Deadline.objects.filter(
-            met_at__isnull=True,
-            cancelled_at__isnull=True,
-            breached_at__isnull=False,
-            escalated_at__isnull=True,
-            escalate_at__lte=now,
-        ).order_by("escalate_at"),
-        limit=limit,
-    )
-    Deadline.objects.filter(pk__in=[d.pk for d in due]).update(escalated_at=now)
-    policies = dict(
-        Agreement.objects.filter(pk__in={d.agreement_id for d in due}).values_list(
-            "pk", "escalation"
+    if _set_based():
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL jit = off")  # as in _run_claim
+            cursor.execute(ESCALATE_SQL, {"now": now, "limit": limit})
+            due = sorted(cursor.fetchall())
+    else:
+        claimed = _claim(
+            Deadline.objects.filter(
+                met_at__isnull=True,
+                cancelled_at__isnull=True,
+                breached_at__isnull=False,
+                escalated_at__isnull=True,
+                escalate_at__lte=now,
+            ).order_by("escalate_at"),
+            limit=limit,
         )
-    )
-    for deadline in due:
-        if policies.get(deadline.agreement_id) == Agreement.Escalation.RETURN_TO_POOL:
+        Deadline.objects.filter(pk__in=[d.pk for d in claimed]).update(escalated_at=now)
+        policies = dict(
+            Agreement.objects.filter(pk__in={d.agreement_id for d in claimed}).values_list(
+                "pk", "escalation"
+            )
+        )
+        due = sorted(
+            (d.escalate_at, d.pk, d.handoff_id, d.kind, policies.get(d.agreement_id))
+            for d in claimed
+        )
+    labels = dict(Deadline.Kind.choices)
+    # Bounded by the policy's delay (a few a minute), so one handoff at a time is fine.
+    for _escalate_at, _pk, handoff_id, kind, policy in due:
+        if policy == Agreement.Escalation.RETURN_TO_POOL:
             handoff_return_to_pool(
-                handoff_id=deadline.handoff_id,
-                why=f"{deadline.get_kind_display()} SLA breached",
+                handoff_id=handoff_id, why=f"{labels.get(kind, kind)} SLA breached"
             )
     return len(due)
 

@@ -1,7 +1,7 @@
-"""Scoring pages: the rules editor with its version history (marketers, managers), rule insights
-and the threshold what-if, the definitions page every role reads, and pinning a manual
-adjustment on a lead's score. Writes go through leads.scoring_services; a refused save comes
-back as errors on the fields it names."""
+"""Scoring pages: the rules editor with its version history and each past version read-only
+(marketers, managers), rule insights and the threshold what-if, the definitions page every role
+reads, and pinning a manual adjustment on a lead's score. Writes go through
+leads.scoring_services; a refused save comes back as errors on the fields it names."""
 
 from django import forms
 from django.contrib import messages
@@ -22,6 +22,7 @@ from leads.scoring_selectors import (
     rule_insights,
     rules_of,
     scoring_active,
+    scoring_version_get,
     scoring_versions,
     threshold_what_if,
 )
@@ -255,6 +256,37 @@ def scoring_rules(request):
     )
 
 
+# --- past versions (read-only) -------------------------------------------------------------------
+@editors_only
+def scoring_version_list(request):
+    return render(
+        request,
+        "leads/scoring_versions.html",
+        {
+            "title": "Scoring rule versions",
+            "tab": "rules",
+            "versions": scoring_versions(limit=None),
+        },
+    )
+
+
+@editors_only
+def scoring_version_detail(request, number: int):
+    version = scoring_version_get(number=number)
+    if version is None:
+        raise Http404("No such version.")
+    return render(
+        request,
+        "leads/scoring_version.html",
+        {
+            "title": f"Scoring rules, version {version.number}",
+            "tab": "rules",
+            "version": version,
+            "rules": rules_of(version),
+        },
+    )
+
+
 # --- insights and the what-if --------------------------------------------------------------------
 class WhatIfForm(forms.Form):
     warm = forms.IntegerField(label="Warm from", min_value=1, max_value=1000)
@@ -356,6 +388,8 @@ def score_adjust(request, pk: int):
 
 urlpatterns = [
     path("scoring/", scoring_rules, name="scoring"),
+    path("scoring/versions/", scoring_version_list, name="scoring_versions"),
+    path("scoring/versions/<int:number>/", scoring_version_detail, name="scoring_version"),
     path("scoring/insights/", scoring_insights, name="scoring_insights"),
     path("definitions/", scoring_definitions, name="definitions"),
     path("<int:pk>/score/", score_adjust, name="score_adjust"),

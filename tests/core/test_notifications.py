@@ -1,10 +1,12 @@
 """The header bell, the notifications page, marking read."""
 
 import pytest
+from django.core import mail
+from django.core.mail.backends import locmem
 from django.urls import reverse
 
 from core.models import Notification
-from core.services import notification_send
+from core.services import notification_email_send, notification_send
 from tests.factories import UserFactory
 
 
@@ -151,3 +153,73 @@ def test_notifications_page_takes_a_fixed_number_of_queries(
     with django_assert_num_queries(5):
         response = client.get(reverse("core:notifications"))
     assert len(response.context["notifications"]) == n
+
+
+# --- the emails -----------------------------------------------------------------------------------
+class CountingBackend(locmem.EmailBackend):
+    """The in-memory outbox, counting the connections opened."""
+
+    opened = 0
+
+    def open(self):
+        CountingBackend.opened += 1
+        return super().open()
+
+
+class FailingSecondBackend(locmem.EmailBackend):
+    """The mail server drops the connection at the second email of a connection."""
+
+    def send_messages(self, messages):
+        self.count = getattr(self, "count", 0) + 1
+        if self.count == 2:
+            raise ConnectionError("mail server went away")
+        return super().send_messages(messages)
+
+
+@pytest.mark.django_db
+def test_each_notification_is_emailed_once_over_one_connection(settings, rep, other_rep):
+    # given three notifications, one to a user without an email address
+    settings.EMAIL_BACKEND = f"{__name__}.CountingBackend"
+    CountingBackend.opened = 0
+    nobody = UserFactory(role="Marketer", email="")
+    ids = [send(rep, "first").pk, send(nobody).pk, send(other_rep, "second", url="").pk]
+    # when the email task runs, and runs again (a retry or a duplicate task)
+    first, again = (
+        notification_email_send(notification_ids=ids),
+        notification_email_send(notification_ids=ids),
+    )
+    # then two emails went out once, over one connection, and all three count as handled
+    assert (first, again, CountingBackend.opened) == (2, 0, 1)
+    assert [(m.to, m.subject, m.body) for m in mail.outbox] == [
+        (
+            [rep.email],
+            "[smarketing] Lead assigned",
+            f"first\n\n{settings.SMARKETING['SITE_URL']}/leads/queue/",
+        ),
+        ([other_rep.email], "[smarketing] Lead assigned", "second"),
+    ]
+    assert not Notification.objects.filter(emailed_at__isnull=True).exists()
+
+
+@pytest.mark.django_db
+def test_a_mail_server_failure_leaves_the_unsent_emails_for_the_retry(settings, rep):
+    # given three notifications, and a mail server that fails at the second email
+    settings.EMAIL_BACKEND = f"{__name__}.FailingSecondBackend"
+    ids = [send(rep, f"note {i}").pk for i in range(3)]
+    # when the email task runs, it fails (the task retries on ConnectionError)
+    with pytest.raises(ConnectionError):
+        notification_email_send(notification_ids=ids)
+    # then the first was sent and only the other two are still to send
+    assert [m.body.split("\n")[0] for m in mail.outbox] == ["note 0"]
+    assert (
+        list(
+            Notification.objects.filter(emailed_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        == ids[1:]
+    )
+    # and the retry sends just those
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert notification_email_send(notification_ids=ids) == 2
+    assert [m.body.split("\n")[0] for m in mail.outbox] == ["note 0", "note 1", "note 2"]

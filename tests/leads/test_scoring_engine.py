@@ -345,9 +345,6 @@ def test_the_explanation_adds_up_to_the_score_even_when_clamped(db):
         "type": "clamp",
         "rule": "Kept within 0–1000",
         "points": -200,
-        "raw": -200,
-        "events": 0,
-        "cap": None,
     }
     assert explanation_text(low.score, low.score_explanation) == (
         "0 = -50 Manual adjustment: student + 50 Kept within 0–1000"

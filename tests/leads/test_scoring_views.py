@@ -173,6 +173,66 @@ def test_the_rules_editor_takes_a_fixed_number_of_queries(
         assert client.get(reverse("leads:scoring")).status_code == 200
 
 
+# --- past versions -------------------------------------------------------------------------------
+def test_a_past_version_shows_who_saved_it_and_its_rules_read_only(client_for, marketer, rep):
+    # given version 1 saved by Maya, then version 2 replacing it
+    maya = UserFactory(username="maya", first_name="Maya", last_name="Lindqvist", role="Marketer")
+    first = scoring_version(
+        fit=[VP, {"field": "country", "operator": "in", "value": ["US", "CA"], "points": 5}],
+        engagement=[PRICING],
+        warm=35,
+        hot=65,
+        mql=55,
+        created_by=maya,
+    )
+    ScoringModel.objects.filter(pk=first.pk).update(note="Launch rules")
+    scoring_version(fit=[{**VP, "points": 20}])
+    # when a marketer follows the link from the rules page's history
+    rules_page = client_for(marketer).get(reverse("leads:scoring")).content.decode()
+    url = reverse("leads:scoring_version", args=[1])
+    assert f'href="{url}"' in rules_page
+    response = client_for(marketer).get(url)
+    # then the page shows who saved it, when, its thresholds and its rules, and no form
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Maya Lindqvist" in page and "Launch rules" in page
+    assert f"{first.created_at:%-d %b %Y}" in page
+    assert "Title contains “VP”" in page and "Country is one of US, CA" in page
+    assert "Pricing page view" in page
+    assert [r.label for r in response.context["rules"].fit] == [
+        "Title contains “VP”",
+        "Country is one of US, CA",
+    ]
+    assert (response.context["rules"].warm, response.context["rules"].mql) == (35, 55)
+    assert f'action="{reverse("leads:scoring")}"' not in page
+    # and reps may not read it, an unknown number is a 404
+    assert client_for(rep).get(url).status_code == 403
+    missing = reverse("leads:scoring_version", args=[99])
+    assert client_for(marketer).get(missing).status_code == 404
+
+
+def test_every_version_is_listed_newest_first(client_for, marketer, rep):
+    for _ in range(3):
+        scoring_version(fit=[VP])
+    response = client_for(marketer).get(reverse("leads:scoring_versions"))
+    assert response.status_code == 200
+    assert [v.number for v in response.context["versions"]] == [3, 2, 1]
+    assert client_for(rep).get(reverse("leads:scoring_versions")).status_code == 403
+
+
+@pytest.mark.parametrize("rules", [1, 8])
+def test_a_past_version_takes_a_fixed_number_of_queries(
+    client_for, marketer, django_assert_num_queries, rules
+):
+    scoring_version(fit=[{**VP, "value": f"VP{i}"} for i in range(rules)], engagement=[PRICING])
+    client = client_for(marketer)
+    url = reverse("leads:scoring_version", args=[1])
+    client.get(url)
+    # session, user, roles, the version + its 2 rule lists, the bell
+    with django_assert_num_queries(7):
+        assert client.get(url).status_code == 200
+
+
 # --- insights and what-if ------------------------------------------------------------------------
 def _reached_sql(lead):
     LeadStageChange.objects.create(
