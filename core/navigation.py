@@ -2,8 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.urls import reverse
-
+from core.links import route_url
 from core.roles import Role, has_role
 
 
@@ -16,7 +15,7 @@ class NavItem:
 
     @property
     def url(self) -> str:
-        return reverse(self.url_name)
+        return route_url(self.url_name)
 
 
 ALL = (Role.REP, Role.MARKETER, Role.MANAGER)
