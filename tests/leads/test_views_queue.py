@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from leads import selectors
 from leads.models import (
     Handoff,
     Lead,
@@ -18,7 +19,6 @@ from leads.models import (
     Temperature,
     Touch,
 )
-from leads import selectors
 from leads.selectors import QUEUE_PAGE_SIZE
 from leads.views.queue import duration_text, first_touch_clock
 from tests.campaigns.factories import CampaignFactory
