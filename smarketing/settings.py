@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "campaigns",
     "leads",
     "slas",
+    "imports",
 ]
 
 MIDDLEWARE = [
