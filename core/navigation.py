@@ -23,6 +23,7 @@ ALL = (Role.REP, Role.MARKETER, Role.MANAGER)
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Lead queue", "leads:queue", (Role.REP,), "g q"),
     NavItem("Leads", "leads:list", (Role.MARKETER,), "g l"),
+    NavItem("Import leads", "imports:lead_import", (Role.MARKETER,), "g i"),
     NavItem("Returned to nurture", "leads:nurture", (Role.MARKETER,), "g n"),
     NavItem("Pipeline", "leads:pipeline", ALL, "g p"),
     NavItem("Calendar", "campaigns:calendar", ALL, "g c"),
