@@ -1,5 +1,6 @@
-"""Lead action buttons and the first-touch clock as Python tags: the queue draws ~8 of them
-per row, and a template include per button cost more than the rest of the page."""
+"""A queue row, its action buttons and the first-touch clock as Python tags: the queue page
+is drawn all day, and the template language spent more on 25 rows than the rest of the page
+(templates/leads/queue.html keeps the page, the tabs and the rows that left the queue)."""
 
 from django import template
 from django.utils import timezone
@@ -36,7 +37,7 @@ def lead_action(context, action, lead, action_ctx, small: bool = False, menu: bo
         css = f"btn {size}{'btn-primary' if action.primary else 'btn-secondary'}"
     attrs, kbd = _shortcut(action, action_ctx, menu)
     if action.needs_input:
-        href = f"{action.url}?{action_ctx.query}"
+        href = format_html("{}?{}", action.url, action_ctx.query)
         return format_html(
             '<a href="{}" hx-get="{}" hx-target="#action-dialog-slot" hx-swap="innerHTML" '
             'aria-haspopup="dialog" class="{}"{}>{}{}</a>',
@@ -47,26 +48,99 @@ def lead_action(context, action, lead, action_ctx, small: bool = False, menu: bo
             action.label,
             kbd,
         )
-    token = context.get("csrf_token")
     return format_html(
         '<form method="post" action="{}" class="inline-form" hx-post="{}" hx-target="{}" '
-        'hx-swap="outerHTML" hx-disabled-elt="find button">'
-        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
-        '<input type="hidden" name="ctx" value="{}">'
-        '<input type="hidden" name="tab" value="{}">'
-        '<input type="hidden" name="next" value="{}">'
+        'hx-swap="outerHTML" hx-disabled-elt="find button">{}'
         '<button type="submit" class="{}"{}>{}{}</button></form>',
         action.url,
         action.url,
         action_ctx.target(lead),
-        "" if token in (None, "NOTPROVIDED") else token,
-        action_ctx.page,
-        action_ctx.tab,
-        action_ctx.next,
+        _hidden_fields(context, action_ctx),
         css,
         attrs,
         action.label,
         kbd,
+    )
+
+
+def _hidden_fields(context, action_ctx) -> SafeString:
+    """The CSRF token and where the action came from: the same for every one-click form of a
+    page, so escaped once per render."""
+    cache = context.render_context
+    key = ("lead_action_hidden", action_ctx)
+    if key not in cache:
+        token = context.get("csrf_token")
+        cache[key] = format_html(
+            '<input type="hidden" name="csrfmiddlewaretoken" value="{}">'
+            '<input type="hidden" name="ctx" value="{}">'
+            '<input type="hidden" name="tab" value="{}">'
+            '<input type="hidden" name="next" value="{}">',
+            "" if token in (None, "NOTPROVIDED") else token,
+            action_ctx.page,
+            action_ctx.tab,
+            action_ctx.next,
+        )
+    return cache[key]
+
+
+@register.simple_tag(takes_context=True)
+def queue_row(context, row, tab, action_ctx):
+    """One open lead in the queue: who, kind, stage, temperature, score, campaign, the clock,
+    the owner (pool tab) and the actions. The ``row`` partial of queue.html draws the rest."""
+    lead, handoff = row.lead, row.handoff
+    company = lead.company or "—"
+    if lead.title:
+        company = f"{company} · {lead.title}"
+    campaign = (
+        format_html("{}", lead.source_campaign.name)
+        if lead.source_campaign_id
+        else mark_safe('<span class="muted">—</span>')
+    )
+    owner = ""
+    if tab == "pool":
+        owner = (
+            format_html(
+                '<td class="nowrap">{}</td>',
+                handoff.owner.get_full_name() or handoff.owner.username,
+            )
+            if handoff.owner_id
+            else format_html(
+                '<td class="nowrap"><span class="muted">Unclaimed · {}</span></td>', row.waiting
+            )
+        )
+    return format_html(
+        '<tr id="lead-row-{}" data-row{}>\n'
+        '  <td><a href="{}">{}</a><div class="muted text-sm">{}</div>{}{}</td>\n'
+        '  <td><span class="badge badge-stage-{}">{}</span></td>\n'
+        '  <td><span class="badge badge-stage-{}">{}</span></td>\n'
+        '  <td><span class="badge badge-temp-{}">{}</span></td>\n'
+        '  <td class="num">{}</td>\n'
+        "  <td>{}</td>\n"
+        '  <td class="nowrap">{}</td>{}\n'
+        '  <td class="actions">{}</td>\n'
+        "</tr>",
+        lead.pk,
+        mark_safe(' class="is-selected"') if row.selected else "",
+        row.url,
+        row.name,
+        company,
+        format_html('<div class="form-errors mb-0" role="alert">{}</div>', row.error)
+        if row.error
+        else "",
+        format_html('<p class="text-success text-sm" role="status">✓ {}</p>', row.notice)
+        if row.notice
+        else "",
+        handoff.kind,
+        row.kind_label,
+        lead.stage,
+        row.stage_label,
+        lead.temperature,
+        row.temperature_label,
+        lead.score,
+        campaign,
+        first_touch_clock(row.clock),
+        owner,
+        queue_row_actions(context, row, action_ctx),
     )
 
 
