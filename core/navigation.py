@@ -2,8 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.urls import reverse
-
+from core.links import route_url
 from core.roles import Role, has_role
 
 
@@ -16,7 +15,7 @@ class NavItem:
 
     @property
     def url(self) -> str:
-        return reverse(self.url_name)
+        return route_url(self.url_name)
 
 
 ALL = (Role.REP, Role.MARKETER, Role.MANAGER)
@@ -24,6 +23,7 @@ ALL = (Role.REP, Role.MARKETER, Role.MANAGER)
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Lead queue", "leads:queue", (Role.REP,), "g q"),
     NavItem("Leads", "leads:list", (Role.MARKETER,), "g l"),
+    NavItem("Import leads", "imports:lead_import", (Role.MARKETER,), "g i"),
     NavItem("Returned to nurture", "leads:nurture", (Role.MARKETER,), "g n"),
     NavItem("Pipeline", "leads:pipeline", ALL, "g p"),
     NavItem("Calendar", "campaigns:calendar", ALL, "g c"),

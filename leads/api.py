@@ -35,6 +35,8 @@ from leads.models import (
 )
 from leads.selectors import QueueFilters, lead_list
 
+COMPANY_SIZE_MAX = 2_147_483_647
+
 
 # --- serializers ----------------------------------------------------------------------------
 class LeadSerializer(serializers.ModelSerializer):
@@ -71,6 +73,8 @@ class LeadSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        # The column is a 4-byte integer on PostgreSQL.
+        extra_kwargs = {"company_size": {"max_value": COMPANY_SIZE_MAX}}
         read_only_fields = [
             "id",
             "stage",

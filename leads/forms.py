@@ -5,6 +5,7 @@ from django import forms
 from django.http import QueryDict
 
 from campaigns.models import Campaign
+from core.widgets import QuickSelect
 from leads.models import (
     QUALIFIED_STAGES,
     DisqualifyReason,
@@ -27,12 +28,20 @@ class QueueFilterForm(forms.Form):
 
     tab = forms.ChoiceField(choices=[("mine", "My leads"), ("pool", "Pool")], required=False)
     kind = forms.ChoiceField(
-        choices=[ANY, *[(s.value, s.label) for s in QUALIFIED_STAGES]], required=False
+        choices=[ANY, *[(s.value, s.label) for s in QUALIFIED_STAGES]],
+        required=False,
+        widget=QuickSelect,
     )
-    temperature = forms.ChoiceField(choices=[ANY, *Temperature.choices], required=False)
-    campaign = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+    temperature = forms.ChoiceField(
+        choices=[ANY, *Temperature.choices], required=False, widget=QuickSelect
+    )
+    campaign = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, widget=QuickSelect
+    )
     stage = forms.ChoiceField(
-        choices=[ANY, *[(s.value, s.label) for s in QUEUE_STAGES]], required=False
+        choices=[ANY, *[(s.value, s.label) for s in QUEUE_STAGES]],
+        required=False,
+        widget=QuickSelect,
     )
     search = forms.CharField(
         max_length=100,

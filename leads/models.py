@@ -2,8 +2,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import JSONField, Q, Value
 from django.db.models.functions import Lower
-from django.urls import reverse
 
+from core.links import object_url
 from core.models import TimeStampedModel
 
 
@@ -168,7 +168,7 @@ class Lead(TimeStampedModel):
         return self.full_name or self.email
 
     def get_absolute_url(self) -> str:
-        return reverse("leads:detail", args=[self.pk])
+        return object_url("leads:detail", self.pk)
 
     @property
     def full_name(self) -> str:

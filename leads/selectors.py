@@ -60,6 +60,17 @@ def lead_visibility_q(user: User) -> Q:
     )
 
 
+# What a queue row never shows: the handoff's context snapshot, the score's explanation and the
+# campaign's long texts (decoding them cost more than the rest of the row).
+QUEUE_ROW_UNUSED = (
+    "context",
+    "lead__score_explanation",
+    "lead__source_campaign__offer",
+    "lead__source_campaign__quote",
+    "lead__source_campaign__audience",
+)
+
+
 def queue_handoffs(
     *,
     rep: User,
@@ -94,9 +105,9 @@ def queue_handoffs(
             | Q(first_touch_due_at=due, lead__score=score, pk__gt=pk)
         )
     page = list(
-        rows.select_related("lead", "lead__source_campaign", "owner").order_by(
-            "first_touch_due_at", "-lead__score", "pk"
-        )[: limit + 1]
+        rows.select_related("lead", "lead__source_campaign", "owner")
+        .defer(*QUEUE_ROW_UNUSED)
+        .order_by("first_touch_due_at", "-lead__score", "pk")[: limit + 1]
     )
     more = len(page) > limit
     page = page[:limit]
@@ -116,10 +127,27 @@ def _cursor_decode(raw: str) -> tuple[datetime, int, int] | None:
         return None
 
 
-def queue_counts(*, rep: User) -> dict[str, int]:
+QUEUE_COUNT_CAP = 999
+
+
+@dataclass(frozen=True)
+class TabCount:
+    """A queue tab's badge: exact up to the cap, then "999+" — counting tens of thousands of
+    open leads exactly cost more than the rest of the page, and no one reads past 999."""
+
+    value: int
+
+    def __str__(self) -> str:
+        return f"{QUEUE_COUNT_CAP}+" if self.value > QUEUE_COUNT_CAP else str(self.value)
+
+
+def queue_counts(*, rep: User) -> dict[str, TabCount]:
+    def capped(rows: QuerySet) -> TabCount:
+        return TabCount(rows[: QUEUE_COUNT_CAP + 1].count())
+
     return {
-        "mine": Handoff.objects.filter(owner=rep, closed_at__isnull=True).count(),
-        "pool": Handoff.objects.filter(status=Handoff.Status.POOL).count(),
+        "mine": capped(Handoff.objects.filter(owner=rep, closed_at__isnull=True)),
+        "pool": capped(Handoff.objects.filter(status=Handoff.Status.POOL)),
     }
 
 
@@ -210,13 +238,18 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
     return entries
 
 
+# Each stage's possible moves in lifecycle order (the queue asks for every row).
+_MOVES_IN_ORDER = {
+    stage: [to for to in Stage.values if to in moves] for stage, moves in TRANSITIONS.items()
+}
+
+
 def lead_allowed_moves(*, lead: Lead, user: User) -> list[str]:
     """The stages this user may move the lead to now, in lifecycle order."""
     return [
-        stage
-        for stage in Stage.values
-        if stage in TRANSITIONS.get(lead.stage, ())
-        and transition_refusal(lead=lead, actor=user, to=stage) is None
+        to
+        for to in _MOVES_IN_ORDER.get(lead.stage, ())
+        if transition_refusal(lead=lead, actor=user, to=to) is None
     ]
 
 

@@ -752,6 +752,44 @@ def lead_update(*, lead_id: int, actor: User, **fields) -> Lead:
     return lead
 
 
+# Contact fields another source may fill in on an existing lead (never overwriting them).
+FILLABLE_FIELDS = tuple(name for name in CONTACT_FIELDS if name not in ("email", "source_channel"))
+
+
+def blank_fields(lead: Lead, values: dict) -> list[str]:
+    """Which of ``values`` (non-empty) would fill a field that is empty on ``lead``, in
+    ``FILLABLE_FIELDS`` order."""
+    filled = []
+    for name in FILLABLE_FIELDS:
+        value = values.get(name)
+        if value in (None, ""):
+            continue
+        current = lead.source_campaign_id if name == "source_campaign" else getattr(lead, name)
+        if current in (None, ""):
+            filled.append(name)
+    return filled
+
+
+@transaction.atomic
+def lead_fill_blanks(*, lead_id: int, values: dict) -> list[str]:
+    """Copy ``values`` onto the lead's empty contact fields only, never overwriting what sales
+    or marketing entered; returns the names filled. A system write (inbound payloads): no
+    role check. The lead is rescored when a fit field was filled."""
+    unknown = set(values) - set(FILLABLE_FIELDS)
+    if unknown:
+        raise InvalidInput(f"{sorted(unknown)[0]} cannot be filled in.", field=sorted(unknown)[0])
+    lead = Lead.objects.select_for_update().get(pk=lead_id)
+    filled = blank_fields(lead, values)
+    if not filled:
+        return []
+    for name in filled:
+        setattr(lead, name, values[name])
+    lead.save(update_fields=[*filled, "updated_at"])
+    if set(filled) & set(FIT_FIELDS):
+        lead_rescore_soon(lead_ids=[lead.pk])
+    return filled
+
+
 # --- territories (manager pages) ------------------------------------------------------------
 def _require_manager(actor: User, doing: str) -> None:
     if not is_manager(actor):

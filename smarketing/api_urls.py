@@ -11,6 +11,7 @@ urlpatterns = [
     path("auth/token/", TokenObtainView.as_view(), name="api-token"),
     path("queue/claim/", QueueClaimView.as_view(), name="api-queue-claim"),
     path("", include("leads.scoring_api")),
+    path("", include("leads.inbound_api")),
     path("slas/audit/", include("slas.audit_api")),  # before any slas/ router: {pk} matches it
     *leads_router.urls,
     path("", include("campaigns.api")),

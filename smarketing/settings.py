@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "campaigns",
     "leads",
     "slas",
+    "imports",
 ]
 
 MIDDLEWARE = [
@@ -248,6 +249,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "campaigns.launch_due",
         "schedule": 300.0,
         "options": {"expires": 270},
+    },
+    # Lead imports: uploads nobody imported, and old imported files, are dropped nightly.
+    "imports-batches-expire": {
+        "task": "imports.batches_expire",
+        "schedule": crontab(hour=3, minute=30),
+        "options": {"expires": 3600},
     },
     # Scoring: leads still flagged for a rescore (a lost task is redone within a minute) ...
     "scoring-rescore-pending": {

@@ -13,6 +13,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("leads/import/", include("imports.urls")),  # before leads/: the import pages
     path("leads/", include("leads.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("slas/", include("slas.urls")),

@@ -9,6 +9,7 @@ PAGE_ACCESS = {
     "leads:list": {MARKETER, MANAGER},
     "leads:nurture": {MARKETER, MANAGER},
     "leads:scoring": {MARKETER, MANAGER},
+    "imports:lead_import": {MARKETER, MANAGER},
     "leads:pipeline": {REP, MARKETER, MANAGER},
     "campaigns:calendar": {REP, MARKETER, MANAGER},
     "slas:audit": {MANAGER},
@@ -36,13 +37,21 @@ def test_each_role_opens_only_its_pages(client, role, url_name):
 @pytest.mark.parametrize(
     ("role", "visible", "hidden"),
     [
-        (REP, ["Lead queue", "Pipeline", "Calendar"], ["SLA audit", "Scoring", "Leads</a>"]),
+        (
+            REP,
+            ["Lead queue", "Pipeline", "Calendar"],
+            ["SLA audit", "Scoring", "Leads</a>", "Import leads"],
+        ),
         (
             MARKETER,
-            ["Leads", "Returned to nurture", "Calendar", "Scoring"],
+            ["Leads", "Import leads", "Returned to nurture", "Calendar", "Scoring"],
             ["Lead queue", "SLA audit"],
         ),
-        (MANAGER, ["Lead queue", "Leads", "Calendar", "SLA audit", "Team", "Scoring"], []),
+        (
+            MANAGER,
+            ["Lead queue", "Leads", "Import leads", "Calendar", "SLA audit", "Team", "Scoring"],
+            [],
+        ),
     ],
 )
 def test_navigation_shows_what_the_role_can_do(client, role, visible, hidden):

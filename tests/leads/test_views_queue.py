@@ -8,6 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from leads import selectors
 from leads.models import (
     Handoff,
     Lead,
@@ -131,6 +132,21 @@ def test_tabs_count_my_open_leads_and_the_pool(client, rep, other_rep):
     # then the tabs carry the counts
     assert re.search(r'My leads <span class="badge badge-count">2</span>', body)
     assert re.search(r'Pool <span class="badge badge-count">3</span>', body)
+
+
+def test_tab_counts_stop_at_the_cap_and_say_so(client, rep, monkeypatch):
+    # given a badge cap of two, three leads of the rep's and two in the pool
+    monkeypatch.setattr(selectors, "QUEUE_COUNT_CAP", 2)
+    for _ in range(3):
+        assigned(rep)
+    for _ in range(2):
+        pooled()
+    client.force_login(rep)
+    # when the rep opens the queue
+    body = client.get(QUEUE).content.decode()
+    # then the full tab says "2+" and the other keeps its exact count
+    assert re.search(r'My leads <span class="badge badge-count">2\+</span>', body)
+    assert re.search(r'Pool <span class="badge badge-count">2</span>', body)
 
 
 def test_rows_show_kind_stage_temperature_score_campaign_and_clock(client, rep):

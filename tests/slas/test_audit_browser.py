@@ -15,7 +15,7 @@ from tests.slas.test_audit_figures import handoff
 
 
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_manager_reads_last_months_audit_and_signs_it_off(live_server, page):
     from playwright.sync_api import expect
 
