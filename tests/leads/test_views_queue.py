@@ -696,7 +696,7 @@ def test_plain_posts_never_redirect_off_site(client, rep):
 
 # --- in a browser -------------------------------------------------------------------------------
 @pytest.mark.browser
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, page):
     from playwright.sync_api import expect
 
@@ -723,7 +723,12 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     expect(row).to_have_class(re.compile("is-selected"))
     expect(page.get_by_role("status").first).to_contain_text("You claimed Urgent Lead")
 
-    # and a accepts the selected lead in place
+    # and, once htmx has wired the swapped-in row, a accepts the selected lead in place
+    page.wait_for_function(
+        "pk => { const form = document.querySelector(`#lead-row-${pk} form[hx-post]`);"
+        " return !!(form && form['htmx-internal-data'] && form['htmx-internal-data'].initHash); }",
+        arg=urgent.pk,
+    )
     page.keyboard.press("a")
     expect(row).to_contain_text("Accepted.")
     expect(row.locator(".badge-stage-sal")).to_be_visible()
