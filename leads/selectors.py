@@ -60,14 +60,17 @@ def lead_visibility_q(user: User) -> Q:
     )
 
 
-# What a queue row never shows: the handoff's context snapshot, the score's explanation and the
-# campaign's long texts (decoding them cost more than the rest of the row).
-QUEUE_ROW_UNUSED = (
-    "context",
-    "lead__score_explanation",
-    "lead__source_campaign__offer",
-    "lead__source_campaign__quote",
-    "lead__source_campaign__audience",
+# Only what a queue row shows and its actions check: the handoff's context snapshot, the
+# score's explanation and the campaign's texts stay in the database (loading every column of
+# four joined models cost more than the query).
+QUEUE_ROW_FIELDS = (
+    *("id", "lead_id", "kind", "status", "owner_id", "created_at"),
+    *("first_touch_due_at", "first_touch_at", "closed_at"),
+    *("lead__id", "lead__first_name", "lead__last_name", "lead__email", "lead__company"),
+    *("lead__title", "lead__stage", "lead__kind", "lead__owner_id", "lead__score"),
+    *("lead__temperature", "lead__source_campaign_id"),
+    *("lead__source_campaign__id", "lead__source_campaign__name"),
+    *("owner__id", "owner__username", "owner__first_name", "owner__last_name"),
 )
 
 
@@ -106,7 +109,7 @@ def queue_handoffs(
         )
     page = list(
         rows.select_related("lead", "lead__source_campaign", "owner")
-        .defer(*QUEUE_ROW_UNUSED)
+        .only(*QUEUE_ROW_FIELDS)
         .order_by("first_touch_due_at", "-lead__score", "pk")[: limit + 1]
     )
     more = len(page) > limit
