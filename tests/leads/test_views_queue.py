@@ -722,6 +722,10 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     row = page.locator(f"#lead-row-{urgent.pk}")
     expect(row).to_have_class(re.compile("is-selected"))
     expect(page.get_by_role("status").first).to_contain_text("You claimed Urgent Lead")
+    # with its first-touch clock running (due in an hour: green, "… left", ticking)
+    clock = row.locator("time.sla-ok")
+    expect(clock).to_contain_text(re.compile(r"\d+m left"))
+    expect(clock).to_have_attribute("data-clock-due", re.compile(r"\d{4}-\d\d-\d\dT"))
 
     # and, once htmx has wired the swapped-in row, a accepts the selected lead in place
     page.wait_for_function(
