@@ -12,12 +12,18 @@ Prints figures (a measurement, not a test), all in one run on one machine:
     same scores and temperatures for every lead (the same formula, no explanation, no
     batching, every row written), committed; its scores are kept to check the engine's;
 (b) the full rescore after a rules change (``scores_refresh_all`` with a new version): batches
-    of lead-id ranges, each committed, explanations built in SQL, every row written because
-    the version changed; then the ratio to the floor and the number of leads whose score
-    differs from the floor's (expected 0);
+    of lead-id ranges shared by two connections (each batch computed into a temporary table,
+    then written, then committed), explanations built in SQL, every row written because the
+    version changed; then the ratio to the floor, the time the batches spent computing and
+    writing (summed over both connections), and the number of leads whose score differs from
+    the floor's (expected 0). The rules are the floor's, so scores stay as the floor wrote
+    them; what changes is the version, the explanation (written for the first time: the
+    generated leads have none) and the needs-rescore flag (every generated lead has it set);
 (c) the same full rescore again with nothing changed (the hourly sweep's case): rows written;
 (d) one lead's rescore after an event: an event is stored and its lead flagged, then
-    ``scores_refresh_pending(lead_ids=[id])`` is timed; p50/p95/p99 over ``--singles`` leads.
+    ``scores_refresh_pending(lead_ids=[id])`` is timed; p50/p95/p99 over ``--singles`` leads;
+(e) (skip with ``--no-moving``) a rules change that moves nearly every score (one more point
+    for every email address), so every write also moves the lead in the score index.
 
 Hand-offs are off in (b) and (c) (``hand_off=False``): with a new rule set thousands of new
 leads would cross the MQL threshold at once, and each hand-off is a ``lead_transition`` of its
@@ -237,7 +243,10 @@ def main() -> None:
         sys.exit("The scoring benchmark runs on PostgreSQL: set DATABASE_URL.")
     leads = Lead.objects.count()
     events = EngagementEvent.objects.count()
-    print(f"Data: {leads:,} leads, {events:,} engagement events")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COUNT(*) FROM pg_indexes WHERE tablename = 'leads_lead'")
+        indexes = cursor.fetchone()[0]
+    print(f"Data: {leads:,} leads ({indexes} indexes on leads_lead), {events:,} engagement events")
     if not leads:
         sys.exit("No leads: run generate_load first.")
 

@@ -414,14 +414,11 @@ def _target_params(target: Target, d: _Dialect, now: datetime) -> dict:
 _STATEMENTS: dict[tuple, tuple[str, dict]] = {}
 
 
-FIT_COLUMNS = tuple(FIELD_TYPES)
-
-
 def final_select(rules: Rules, *, target: Target, now: datetime, vendor: str) -> tuple[str, dict]:
     """A query giving, per target lead: ``id, old_score, stage, new_score, new_temperature,
-    new_items, changed`` (whether score, temperature, explanation or version differ from the
-    row's), on PostgreSQL also ``seen`` (the row version it read) — the whole formula,
-    set-based — and its parameters."""
+    new_items, flagged`` (its ``needs_rescore``), ``changed`` (whether score, temperature,
+    explanation or version differ from the row's), on PostgreSQL also ``seen`` (the row
+    version it read) — the whole formula, set-based — and its parameters."""
     d = _Dialect(vendor)
     shape = (target.ids is not None, target.lo is not None, target.hi is not None)
     key = (rules, vendor, shape, target.only_engaged)
@@ -492,6 +489,7 @@ def _final_select_build(rules: Rules, *, target: Target, d: _Dialect) -> tuple[s
         "l.score_explanation",
         "l.score_manual_adjustment",
         "l.score_manual_reason",
+        "l.needs_rescore",
         *(f"l.{name}" for name in sorted({r.field for r in fit})),
         *(
             f"LOWER(l.{name}) AS lower_{name}"
@@ -512,6 +510,7 @@ def _final_select_build(rules: Rules, *, target: Target, d: _Dialect) -> tuple[s
         "b.score_explanation AS old_items",
         "b.score_manual_adjustment AS manual",
         "b.score_manual_reason AS manual_reason",
+        "b.needs_rescore AS flagged",
     ]
     if d.pg:
         columns.append("b.seen")
@@ -572,7 +571,7 @@ def _final_select_build(rules: Rules, *, target: Target, d: _Dialect) -> tuple[s
     version = params.add(rules.version_id)
     seen = ", y.seen" if d.pg else ""
     sql = f"""
-SELECT y.id, y.old_score, y.stage, y.new_score, y.new_temperature, y.new_items,
+SELECT y.id, y.old_score, y.stage, y.new_score, y.new_temperature, y.new_items, y.flagged,
     (y.old_score <> y.new_score OR y.old_temperature <> y.new_temperature
         OR {d.is_distinct("y.old_version", version)} OR y.old_items <> y.new_items) AS changed{seen}
 FROM (
@@ -644,8 +643,8 @@ def rescore_apply(
                 cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
             cursor.execute("DROP TABLE IF EXISTS pg_temp.scoring_batch")
             cursor.execute(
-                f"CREATE TEMP TABLE scoring_batch AS SELECT * FROM ({select}) f "
-                f"WHERE f.changed OR (f.stage = '{Stage.NEW}' AND f.new_score >= %(mql)s)",
+                f"CREATE TEMP TABLE scoring_batch AS SELECT * FROM ({select}) f WHERE "
+                f"f.changed OR f.flagged OR (f.stage = '{Stage.NEW}' AND f.new_score >= %(mql)s)",
                 params,
             )
             computed = time.perf_counter()
@@ -679,7 +678,8 @@ def rescore_apply(
         cursor.execute(
             "UPDATE leads_lead AS l SET score = f.new_score, temperature = f.new_temperature, "
             "score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s, "
-            "needs_rescore = FALSE FROM temp.scoring_final AS f WHERE l.id = f.id AND f.changed",
+            "needs_rescore = FALSE FROM temp.scoring_final AS f "
+            "WHERE l.id = f.id AND (f.changed OR f.flagged)",
             {"version": rules.version_id, "now": now},
         )
         count = cursor.rowcount
@@ -697,7 +697,7 @@ def _flag_skipped(cursor, source: str, now: datetime) -> None:
     # Rows that were to be written but changed meanwhile: not ours (scored_at is this run's).
     cursor.execute(
         f"UPDATE leads_lead l SET needs_rescore = TRUE FROM {source} f "
-        "WHERE l.id = f.id AND f.changed AND l.scored_at IS DISTINCT FROM %(now)s "
+        "WHERE l.id = f.id AND (f.changed OR f.flagged) AND l.scored_at IS DISTINCT FROM %(now)s "
         "AND NOT l.needs_rescore",
         {"now": now},
     )
@@ -746,11 +746,12 @@ def _pg_update_tail(source: str, where: str = "") -> str:
         score_explanation = f.new_items, score_version_id = %(version)s, scored_at = %(now)s,
         needs_rescore = FALSE
     FROM {source} f
-    WHERE l.id = f.id AND f.changed AND l.xmin = f.seen{where}
+    WHERE l.id = f.id AND (f.changed OR f.flagged) AND l.xmin = f.seen{where}
     RETURNING l.id, f.old_score, f.new_score, f.stage
 )
 SELECT (SELECT COUNT(*) FROM updated), array_agg(c.id ORDER BY c.id),
-    array_agg(c.new_score ORDER BY c.id), (SELECT COUNT(*) FROM {source} WHERE changed)
+    array_agg(c.new_score ORDER BY c.id),
+    (SELECT COUNT(*) FROM {source} WHERE changed OR flagged)
 FROM (
     SELECT u.id, u.new_score FROM updated u WHERE {_crosser_condition("u.", "%(mql)s")}
     UNION

@@ -4,16 +4,20 @@ How scores stay fresh (the database is the source of truth; tasks only say "look
 
 - Storing an event sets its lead's ``needs_rescore`` flag in the same transaction and, after
   commit, enqueues ``leads.rescore_leads`` with the lead ids.
-- A rescore *claims* flagged leads (clears the flag) and recomputes them in one transaction. A
-  burst of events for one lead enqueues several tasks, but the first claims the flag and the
-  others find nothing to do: one rescore per burst, with no debounce timer to tune or lose.
-  An event stored while a rescore runs waits for the claim's row lock and flags the lead again
-  after it, so the next rescore sees it; a rescore that dies rolls back and leaves the flag set.
+- A rescore *claims* flagged leads (locks them) and recomputes them in one transaction, clearing
+  the flag as it writes them. A burst of events for one lead enqueues several tasks, but the
+  first claims the flag and the others find nothing to do: one rescore per burst, with no
+  debounce timer to tune or lose. An event stored while a rescore runs waits for the claim's
+  row lock and flags the lead again after it, so the next rescore sees it; a rescore that dies
+  rolls back and leaves the flag set.
 - ``leads.rescore_pending`` (beat, every minute) rescores whatever is still flagged, so a lost
   task delays a score by a minute at most; it also restarts a full rescore that a rules change
   asked for and that never finished.
 - Saving the rules creates a version and enqueues ``leads.rescore_all``: set-based SQL in
-  batches of lead-id ranges, each batch its own transaction, writing only changed rows.
+  batches of lead-id ranges, each batch its own transaction, writing only changed rows; on
+  PostgreSQL two connections take the batches in turn (one computes while the other writes).
+  A batch writes a lead only if nobody changed it since the batch read it, and clears its
+  ``needs_rescore`` flag (its events were all counted); a lead changed meanwhile is flagged.
 - ``leads.rescore_decay`` (beat, hourly) rescores every lead with events, to apply decay.
 - After each rescore, leads marketing holds whose score reached the MQL threshold are handed
   off through ``lead_transition`` one by one (bounded by the number that crossed).
@@ -302,13 +306,17 @@ _RULES: dict[tuple, Rules] = {}
 
 def active_rules() -> Rules | None:
     """The active version's rules (one query when this process has seen the version)."""
-    version = active_version()
-    if version is None:
+    # Plain SQL for two values: this runs before every one-lead rescore, and building the
+    # ORM query took longer than the round trip.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, created_at FROM leads_scoringmodel WHERE is_active")
+        row = cursor.fetchone()
+    if row is None:
         return None
-    key = (version.pk, version.created_at)  # a rolled-back test may reuse a pk
+    key = (row[0], row[1])  # the time too: a rolled-back test may reuse a pk
     if key not in _RULES:
         _RULES.clear()  # only the active version is worth keeping
-        _RULES[key] = Rules.of(version)
+        _RULES[key] = Rules.of(ScoringModel.objects.get(pk=key[0]))
     return _RULES[key]
 
 
@@ -326,8 +334,10 @@ class RescoreReport:
 
 
 def _claim(*, lead_ids: list[int] | None, limit: int) -> list[int]:
-    """Clear the flag of up to ``limit`` flagged leads and lock them until commit. Leads
-    another rescore is claiming right now are skipped: that rescore will see their events."""
+    """Lock up to ``limit`` flagged leads until commit; ``rescore_apply`` then writes each of
+    them and clears its flag. Leads another rescore is claiming right now are skipped: that
+    rescore will see their events. (On PostgreSQL only a lock, not a write: clearing the flag
+    here would be a second new row version, with its index entries, of every rescored lead.)"""
     params: dict = {"limit": limit}
     only = ""
     if lead_ids is not None:
@@ -337,14 +347,19 @@ def _claim(*, lead_ids: list[int] | None, limit: int) -> list[int]:
             names = [f"id{i}" for i in range(len(lead_ids))]
             params.update(zip(names, lead_ids, strict=True))
             only = f"AND id IN ({', '.join(f'%({n})s' for n in names)})"
-    lock = "FOR UPDATE SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    flagged = (
+        "SELECT id FROM leads_lead WHERE needs_rescore "  # noqa: S608 -- the ids are parameters
+        f"{only} ORDER BY id LIMIT %(limit)s"
+    )
     with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE leads_lead SET needs_rescore = FALSE WHERE id IN ("  # noqa: S608
-            f"SELECT id FROM leads_lead WHERE needs_rescore {only} ORDER BY id "
-            f"LIMIT %(limit)s {lock}) RETURNING id",
-            params,
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute(f"{flagged} FOR UPDATE SKIP LOCKED", params)
+        else:  # SQLite has no row locks: the write itself holds the database
+            cursor.execute(
+                "UPDATE leads_lead SET needs_rescore = FALSE "  # noqa: S608
+                f"WHERE id IN ({flagged}) RETURNING id",
+                params,
+            )
         return sorted(row[0] for row in cursor.fetchall())
 
 
@@ -359,8 +374,11 @@ def scores_refresh_pending(
     rules = active_rules()
     if rules is None or lead_ids == []:
         return report
+    owned = not connection.in_atomic_block
     while True:
         with transaction.atomic():
+            if owned:
+                _commit_without_waiting()
             claimed = _claim(lead_ids=lead_ids, limit=limit)
             if not claimed:
                 break
@@ -373,6 +391,15 @@ def scores_refresh_pending(
             break
     report.seconds = time.monotonic() - started
     return report
+
+
+def _commit_without_waiting() -> None:
+    """This transaction's commit does not wait for the disk (PostgreSQL). Only for a rescore
+    that owns its transaction: lost in a crash, it leaves the flags set (or the version not
+    marked applied), and the sweep does it again."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _hand_off(crossers: list[tuple[int, int]], rules: Rules) -> list[int]:
@@ -478,7 +505,10 @@ def _batch_rescore(
 ) -> Applied | None:
     """One range of a full rescore in its own transaction; None when the version was replaced
     meanwhile (the newer version's own full rescore takes over)."""
+    owned = not connection.in_atomic_block
     with transaction.atomic():
+        if owned:
+            _commit_without_waiting()
         if not ScoringModel.objects.filter(pk=rules.version_id, is_active=True).exists():
             return None
         return rescore_apply(rules, target=target, now=now, parallel_query=parallel_query)
