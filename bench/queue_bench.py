@@ -39,6 +39,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from _stats import timings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, connections, transaction  # noqa: E402
@@ -53,20 +54,6 @@ from leads.services import queue_claim_next  # noqa: E402
 
 TARGET_PAGE_P95_MS = 50
 TARGET_CLAIMS_PER_S = 300
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def timings(label: str, samples_ms: list[float]) -> dict:
-    p50, p95 = percentile(samples_ms, 0.5), percentile(samples_ms, 0.95)
-    print(
-        f"  {label:<34} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {max(samples_ms):7.1f} ms"
-        f"   (n={len(samples_ms)})"
-    )
-    return {"p50": p50, "p95": p95}
 
 
 def timed(fn, repeat: int) -> list[float]:

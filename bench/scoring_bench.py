@@ -50,6 +50,7 @@ import django  # noqa: E402
 
 django.setup()
 
+from _stats import percentile  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -60,25 +61,16 @@ from leads.models import (  # noqa: E402
     Lead,
     ScoringModel,
 )
+from leads.scoring_demo import FIT_RULES, THRESHOLDS  # noqa: E402
 from leads.scoring_services import scores_refresh_all, scores_refresh_pending  # noqa: E402
 
 TARGET_FULL_S = 45
 TARGET_RATIO = 2.0
 TARGET_SINGLE_P95_MS = 10
 
-# The benchmark's rule set: the shape of the demo's, on generate_load's attributes.
-FIT = [
-    ("title", "in", ["CMO", "CRO", "CEO"], 20),
-    ("title", "contains", "VP", 15),
-    ("title", "contains", "Head of", 12),
-    ("title", "contains", "Director", 10),
-    ("title", "contains", "Coordinator", -5),
-    ("company_size", "gte", 200, 10),
-    ("company_size", "lte", 20, -10),
-    ("industry", "in", ["Software", "Financial services"], 8),
-    ("country", "in", ["US", "CA", "GB", "DE"], 5),
-    ("email", "contains", "@gmail.", -15),
-]
+# The benchmark's rule set: the demo's fit rules and thresholds, its engagement rules plus
+# email opens, on generate_load's attributes.
+FIT = FIT_RULES
 ENGAGEMENT = [
     ("page_view", 1, 7, 10),
     ("email_open", 1, 7, 5),
@@ -91,7 +83,6 @@ ENGAGEMENT = [
     ("trial_signup", 25, 30, 25),
     ("chat_conversation", 15, 14, 15),
 ]
-THRESHOLDS = {"warm_threshold": 30, "hot_threshold": 55, "mql_threshold": 60}
 # Step (e): every lead with an email (all of them) gets one more point, so nearly every score
 # moves (all but those held at 0): the writes touch the score index, so no update is HOT.
 MOVING_FIT = [*FIT, ("email", "contains", "@", 1)]
@@ -130,11 +121,6 @@ FROM (
 ) s
 WHERE l.id = s.id
 """
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def vacuum(*tables: str) -> None:

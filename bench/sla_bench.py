@@ -91,6 +91,7 @@ def ensure_database() -> None:
 django.setup()
 ensure_database()
 
+from _stats import timings  # noqa: E402
 from django.contrib.auth.models import Group, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
@@ -110,20 +111,6 @@ from slas.models import (  # noqa: E402
     ResponseTarget,
     WorkingCalendar,
 )
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def timings(label: str, samples_ms: list[float]) -> dict:
-    p50, p95 = percentile(samples_ms, 0.5), percentile(samples_ms, 0.95)
-    print(
-        f"  {label:<40} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   max {max(samples_ms):7.1f} ms"
-        f"   (n={len(samples_ms)})"
-    )
-    return {"p50": p50, "p95": p95}
 
 
 @contextmanager
