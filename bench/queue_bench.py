@@ -388,7 +388,9 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=1_000_000)
     parser.add_argument("--requests", type=int, default=200, help="GETs per tab")
     parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--claims", type=int, default=5000)
+    parser.add_argument(
+        "--claims", type=int, default=5000, help="leads to claim in (b) and (b'); 0 skips them"
+    )
     parser.add_argument(
         "--processes", type=int, default=8, help="claimer processes for (b'); 0 skips it"
     )
@@ -408,11 +410,21 @@ def main() -> None:
     rep = busiest_rep()
     page = bench_page(rep, args.requests)
     sql = bench_sql(rep, args.requests, args.burst)
-    claims = bench_claims(args.threads, args.claims)
+    # No claims means no latencies to take percentiles of: skip (b) and (b') whole.
+    run_claims = args.claims > 0
+    if not run_claims:
+        print("\n(b) claims skipped (--claims 0)")
+    claims = bench_claims(args.threads, args.claims) if run_claims else None
     diagnostic = (
-        bench_claims(args.threads, args.claims, async_commit=True) if args.async_commit else None
+        bench_claims(args.threads, args.claims, async_commit=True)
+        if run_claims and args.async_commit
+        else None
     )
-    by_process = bench_claims_processes(args.processes, args.claims) if args.processes else None
+    by_process = (
+        bench_claims_processes(args.processes, args.claims)
+        if run_claims and args.processes
+        else None
+    )
 
     pages = [page["page_mine"], page["page_pool"]]
     worst_page = max(p["p95"] for p in pages) if all(pages) else float("nan")
@@ -427,12 +439,13 @@ def main() -> None:
         f"  selector p95: mine {page['selector_mine']['p95']:.1f} ms, "
         f"pool {page['selector_pool']['p95']:.1f} ms"
     )
-    print(
-        f"  claims {claims['per_second']:,.0f}/s with {args.threads} claimers, "
-        f"{claims['double_claims']} double claims "
-        f"(target >= {TARGET_CLAIMS_PER_S}/s: "
-        f"{'met' if claims['per_second'] >= TARGET_CLAIMS_PER_S else 'MISSED'})"
-    )
+    if claims:
+        print(
+            f"  claims {claims['per_second']:,.0f}/s with {args.threads} claimers, "
+            f"{claims['double_claims']} double claims "
+            f"(target >= {TARGET_CLAIMS_PER_S}/s: "
+            f"{'met' if claims['per_second'] >= TARGET_CLAIMS_PER_S else 'MISSED'})"
+        )
     if by_process:
         print(
             f"  claims {by_process['per_second']:,.0f}/s with {args.processes} claimer "
