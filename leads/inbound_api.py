@@ -3,7 +3,7 @@ matched by email, and one engagement event (``leads.inbound_services``).
 
 Who may post: marketers, managers, and integration accounts granted both
 ``leads.add_engagementevent`` (what the events API needs) and ``leads.add_lead`` (inbound
-creates leads and writes their contact data) — ``CanPostInbound``.
+creates leads and writes their contact data) — ``inbound_may_post``.
 """
 
 import json
@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_responses
+from core.permissions import UserPasses
 from leads.api import LeadSerializer
 from leads.inbound_services import (
     CONTACT_IN,
@@ -119,16 +120,11 @@ class InboundResultSerializer(serializers.Serializer):
     )
 
 
-class CanPostInbound(permissions.BasePermission):
-    message = "Your account may not post inbound leads."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and inbound_may_post(user))
-
-
 class InboundView(APIView):
-    permission_classes = [permissions.IsAuthenticated, CanPostInbound]
+    permission_classes = [
+        permissions.IsAuthenticated,
+        UserPasses(inbound_may_post, message="Your account may not post inbound leads."),
+    ]
     parser_classes = [JSONParser]
 
     @extend_schema(

@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from core.api import error_responses
 from core.errors import InvalidInput
+from core.permissions import UserPasses
 from leads.models import EventKind, FitRule, ScoringModel
 from leads.scoring_selectors import scoring_active
 from leads.scoring_services import (
@@ -98,14 +99,6 @@ class EventsInSchema(OpenApiSerializerExtension):
         return {"oneOf": [one, many]}
 
 
-class CanPostEvents(permissions.BasePermission):
-    message = "Your account may not post engagement events."
-
-    def has_permission(self, request, view) -> bool:
-        user = request.user
-        return bool(user and user.is_authenticated and events_may_post(user))
-
-
 def _item_errors(index: int, errors) -> dict:
     if isinstance(errors, dict):
         return {"index": index, **errors}
@@ -113,7 +106,10 @@ def _item_errors(index: int, errors) -> dict:
 
 
 class EventIngestView(APIView):
-    permission_classes = [permissions.IsAuthenticated, CanPostEvents]
+    permission_classes = [
+        permissions.IsAuthenticated,
+        UserPasses(events_may_post, message="Your account may not post engagement events."),
+    ]
     parser_classes = [JSONParser]
 
     @extend_schema(

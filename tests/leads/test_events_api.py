@@ -217,7 +217,9 @@ def test_a_trial_signup_makes_a_pql_and_a_chat_a_cql(
 def test_who_may_post_events(api_as, rep, manager, integration):
     lead = LeadFactory()
     body = {"lead": lead.pk, "kind": "page_view"}
-    assert api_as(rep).post(URL, body, format="json").status_code == 403
+    refused = api_as(rep).post(URL, body, format="json")
+    assert refused.status_code == 403
+    assert refused.json()["detail"] == "Your account may not post engagement events."
     assert APIClient().post(URL, body, format="json").status_code in (401, 403)
     assert api_as(manager).post(URL, body, format="json").status_code == 202
     assert api_as(integration).post(URL, body, format="json").status_code == 202
