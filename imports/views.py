@@ -168,7 +168,8 @@ def lead_import_commit(request, pk: int):
     if batch.error_count:
         summary += (
             f" {batch.error_count} row{'s' if batch.error_count != 1 else ''} with errors "
-            "were left out: download them, fix them and upload them again."
+            f"{'were' if batch.error_count != 1 else 'was'} left out: download, fix and "
+            "upload again."
         )
     messages.success(request, summary)
     return redirect("imports:lead_import_batch", pk=batch.pk)

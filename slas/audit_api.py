@@ -12,15 +12,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import error_responses
+from core.permissions import UserPasses
 from core.roles import is_manager
 from slas.audit import AuditMonth, AuditRead, audit_read
-
-
-class IsManager(permissions.BasePermission):
-    message = "Only managers read the SLA audit."
-
-    def has_permission(self, request, view) -> bool:
-        return bool(request.user and request.user.is_authenticated and is_manager(request.user))
 
 
 class SlaAuditQuerySerializer(serializers.Serializer):
@@ -86,7 +80,10 @@ def audit_payload(read: AuditRead) -> dict:
 
 
 class SlaAuditView(APIView):
-    permission_classes = [permissions.IsAuthenticated, IsManager]
+    permission_classes = [
+        permissions.IsAuthenticated,
+        UserPasses(is_manager, message="Only managers read the SLA audit."),
+    ]
 
     @extend_schema(
         tags=["slas"],
