@@ -16,7 +16,7 @@ from campaigns.models import Campaign
 from core.errors import InvalidInput, NotAllowed
 from core.roles import is_manager, is_marketer
 from leads.models import EngagementEvent, EventKind, Lead, SourceChannel
-from leads.scoring_services import EventIn, events_ingest
+from leads.scoring_services import EventIn, events_ingest, external_ids_lock
 from leads.services import FILLABLE_FIELDS, lead_create, lead_fill_blanks
 
 
@@ -114,6 +114,7 @@ def inbound_receive(*, actor: User | None, payload: InboundIn) -> InboundResult:
 
     source = event_source(payload.source)
     if payload.external_id:
+        external_ids_lock([(source, payload.external_id)])
         earlier = (
             EngagementEvent.objects.filter(source=source, external_id=payload.external_id)
             .values_list("lead_id", "metadata")

@@ -618,6 +618,22 @@ def _event_checked(index: int, event: EventIn, now: datetime) -> None:
         raise bad("keep external_id under 200 characters.", "external_id")
 
 
+def external_ids_lock(keys: list[tuple[str, str]]) -> None:
+    """Serialise deliveries of the same (source, external_id) until this transaction ends
+    (PostgreSQL advisory locks, taken in one order so two requests cannot deadlock): a
+    concurrent replay then sees the first delivery's event and answers as a duplicate,
+    instead of both reporting "stored" while the unique constraint keeps one."""
+    wanted = sorted({f"{source}\x1f{external_id}" for source, external_id in keys if external_id})
+    if not wanted or connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
+            "FROM unnest(%s::text[]) AS k ORDER BY h) AS keys",
+            [wanted],
+        )
+
+
 @transaction.atomic
 def events_ingest(*, actor: User | None, events: list[EventIn]) -> list[EventStored]:
     """Store engagement events, once per (source, external_id): a replayed event is reported
@@ -635,6 +651,7 @@ def events_ingest(*, actor: User | None, events: list[EventIn]) -> list[EventSto
     now = timezone.now()
     for index, event in enumerate(events):
         _event_checked(index, event, now)
+    external_ids_lock([(e.source, e.external_id) for e in events])
     leads = _leads_for(events)
     campaigns = {e.campaign_id for e in events if e.campaign_id is not None}
     known = set(Campaign.objects.filter(pk__in=campaigns).values_list("pk", flat=True))
