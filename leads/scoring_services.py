@@ -71,6 +71,8 @@ MAX_LIST_VALUES = 50
 FUTURE_TOLERANCE = timedelta(minutes=5)
 # The full-rescore lock's key (PostgreSQL advisory lock): one full rescore at a time.
 FULL_RESCORE_LOCK = 0x5C0E
+EXTERNAL_ID_LOCKS = 0x5C0F  # advisory lock class of the events' external ids
+EXTERNAL_ID_BUCKETS = 64  # a power of two
 # Who qualifies a lead without a person: the event kinds and the stage they lead to.
 QUALIFYING_EVENTS = {EventKind.TRIAL_SIGNUP: Stage.PQL, EventKind.CHAT_CONVERSATION: Stage.CQL}
 MARKETING_STAGES = (Stage.NEW, Stage.RECYCLED)
@@ -619,18 +621,19 @@ def _event_checked(index: int, event: EventIn, now: datetime) -> None:
 
 
 def external_ids_lock(keys: list[tuple[str, str]]) -> None:
-    """Serialise deliveries of the same (source, external_id) until this transaction ends
-    (PostgreSQL advisory locks, taken in one order so two requests cannot deadlock): a
-    concurrent replay then sees the first delivery's event and answers as a duplicate,
-    instead of both reporting "stored" while the unique constraint keeps one."""
+    """Serialise deliveries of the same (source, external_id) until this transaction ends, so
+    a concurrent replay sees the first delivery's event and answers as its duplicate instead
+    of both reporting "stored" while the unique constraint keeps one. PostgreSQL advisory
+    locks on 64 buckets of the keys' hashes, taken in order (no deadlock), at most 64 per
+    transaction however many events (each lock holds a slot of the server's lock table)."""
     wanted = sorted({f"{source}\x1f{external_id}" for source, external_id in keys if external_id})
     if not wanted or connection.vendor != "postgresql":
         return
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 0) AS h "
-            "FROM unnest(%s::text[]) AS k ORDER BY h) AS keys",
-            [wanted],
+            "SELECT pg_advisory_xact_lock(%s, b) FROM (SELECT DISTINCT hashtext(k) & %s AS b "
+            "FROM unnest(%s::text[]) AS k ORDER BY b) AS buckets",
+            [EXTERNAL_ID_LOCKS, EXTERNAL_ID_BUCKETS - 1, wanted],
         )
 
 
