@@ -1,12 +1,14 @@
-"""Reads for marketing's pages: the leads list (keyset pages) and the nurture list with the
-reasons sales gave when it returned leads."""
+"""Reads for marketing's pages: the leads list (keyset pages) and its CSV export, and the
+nurture list with the reasons sales gave when it returned leads."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib.auth.models import User
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 
+from core.csv_export import CSV_CHUNK_SIZE
 from leads.models import Handoff, Lead, LeadStageChange, ReturnReason, Stage
 from leads.pipeline import Period
 from leads.selectors import QueueFilters, lead_list
@@ -39,12 +41,9 @@ class LeadListQuery:
     period: Period | None = None
 
 
-def lead_list_page(
-    *, user: User, query: LeadListQuery, after: str = "", limit: int = LIST_PAGE_SIZE
-) -> tuple[list[Lead], str]:
-    """One page of the leads the user may see, filtered and sorted, with owner and campaign
-    joined. Keyset pagination (no COUNT): pass the returned cursor as ``after`` for the next
-    page; it is "" on the last page."""
+def lead_list_rows(*, user: User, query: LeadListQuery) -> QuerySet[Lead]:
+    """Every lead of the list the user may see, filtered and in the list's order (the sort
+    column, then the id), with owner and campaign joined. Not sliced: page or stream it."""
     owner_id = int(query.owner) if query.owner.isdigit() else None
     rows = lead_list(user=user, filters=query.filters, owner_id=owner_id)
     if query.owner == NO_OWNER:
@@ -61,6 +60,17 @@ def lead_list_page(
             )
         )
     column, descending = LIST_SORTS.get(query.sort, LIST_SORTS["newest"])
+    return rows.order_by(*([f"-{column}", "-pk"] if descending else [column, "pk"]))
+
+
+def lead_list_page(
+    *, user: User, query: LeadListQuery, after: str = "", limit: int = LIST_PAGE_SIZE
+) -> tuple[list[Lead], str]:
+    """One page of the leads the user may see, filtered and sorted, with owner and campaign
+    joined. Keyset pagination (no COUNT): pass the returned cursor as ``after`` for the next
+    page; it is "" on the last page."""
+    rows = lead_list_rows(user=user, query=query)
+    column, descending = LIST_SORTS.get(query.sort, LIST_SORTS["newest"])
     cursor = _cursor_decode(after, column)
     if cursor is not None:
         value, pk = cursor
@@ -68,11 +78,49 @@ def lead_list_page(
         rows = rows.filter(
             Q(**{f"{column}__{beyond}": value}) | Q(**{column: value, f"pk__{beyond}": pk})
         )
-    order = [f"-{column}", "-pk"] if descending else [column, "pk"]
-    page = list(rows.order_by(*order)[: limit + 1])
+    page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]
     return page, (_cursor_encode(page[-1], column) if more else "")
+
+
+# The export's header (the leads' field names, which the import reads back) and the lookup
+# each column comes from: the campaign by name, the owner by username.
+LEAD_EXPORT_COLUMNS = {
+    "id": "id",
+    "first_name": "first_name",
+    "last_name": "last_name",
+    "email": "email",
+    "phone": "phone",
+    "title": "title",
+    "company": "company",
+    "company_size": "company_size",
+    "industry": "industry",
+    "country": "country",
+    "source_channel": "source_channel",
+    "source_campaign": "source_campaign__name",
+    "stage": "stage",
+    "kind": "kind",
+    "owner": "owner__username",
+    "score": "score",
+    "temperature": "temperature",
+    "created_at": "created_at",
+    "stage_changed_at": "stage_changed_at",
+}
+
+
+def lead_list_export_rows(
+    *, user: User, query: LeadListQuery, chunk_size: int = CSV_CHUNK_SIZE
+) -> Iterator[tuple]:
+    """Every lead of the list (all its pages, in its order) as tuples of
+    ``LEAD_EXPORT_COLUMNS``' values. Lazy: one query, with owner and campaign joined, runs
+    when the first row is read, and rows arrive ``chunk_size`` at a time (a server-side
+    cursor on PostgreSQL), so memory stays flat whatever the number of leads."""
+    return (
+        lead_list_rows(user=user, query=query)
+        .values_list(*LEAD_EXPORT_COLUMNS.values())
+        .iterator(chunk_size=chunk_size)
+    )
 
 
 def _cursor_encode(lead: Lead, column: str) -> str:

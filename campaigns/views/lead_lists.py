@@ -1,10 +1,7 @@
 """A campaign's lead list, filterable, and its CSV export (streamed)."""
 
-import csv
-
 from django.contrib.auth.models import User
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 from django.utils import timezone
@@ -12,12 +9,11 @@ from django.utils import timezone
 from campaigns.models import Campaign
 from campaigns.selectors import LEAD_CSV_COLUMNS, LeadListFilters, campaign_leads
 from campaigns.views.common import param_choice, param_int
+from core.csv_export import CSV_CHUNK_SIZE, csv_streaming_response
 from core.roles import Role, has_role, role_required
 from leads.models import QUALIFIED_STAGES, Stage, Temperature
 
 PAGE_SIZE = 50
-# Spreadsheet apps run cells starting with these as formulas (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _filters(request) -> LeadListFilters:
@@ -59,42 +55,19 @@ def lead_list(request, pk: int):
     )
 
 
-class _Echo:
-    """A file-like object whose write returns the line, for csv.writer in a stream."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def _cell(value) -> str:
-    if value is None:
-        return ""
-    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return f"'{text}" if text.startswith(FORMULA_PREFIXES) else text
-
-
 @role_required(Role.REP, Role.MARKETER)
 def lead_list_csv(request, pk: int):
     campaign = get_object_or_404(Campaign, pk=pk)
     rows = (
         campaign_leads(campaign=campaign, user=request.user, filters=_filters(request))
         .values_list(*LEAD_CSV_COLUMNS)
-        .iterator(chunk_size=2000)
+        .iterator(chunk_size=CSV_CHUNK_SIZE)
     )
-    writer = csv.writer(_Echo())
     header = [c.replace("owner__username", "owner") for c in LEAD_CSV_COLUMNS]
-
-    def lines():
-        yield writer.writerow(header)
-        for row in rows:
-            yield writer.writerow([_cell(v) for v in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     stamp = timezone.localdate().isoformat()
-    response["Content-Disposition"] = (
-        f'attachment; filename="campaign-{campaign.pk}-leads-{stamp}.csv"'
+    return csv_streaming_response(
+        header=header, rows=rows, filename=f"campaign-{campaign.pk}-leads-{stamp}.csv"
     )
-    return response
 
 
 urlpatterns = [

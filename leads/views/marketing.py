@@ -1,5 +1,6 @@
-"""Marketing's pages: every lead (filters, sort, keyset pages), the leads sales returned to
-nurture with their reasons, and the nurture actions: qualify by hand, disqualify."""
+"""Marketing's pages: every lead (filters, sort, keyset pages) and its CSV export, the leads
+sales returned to nurture with their reasons, and the nurture actions: qualify by hand,
+disqualify."""
 
 from urllib.parse import urlencode
 
@@ -8,9 +9,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from core.csv_export import csv_streaming_response
 from core.errors import DomainError, NotAllowed
 from core.roles import Role, is_manager, role_required
 from leads.marketing_forms import (
@@ -20,8 +23,10 @@ from leads.marketing_forms import (
     QualifyForm,
 )
 from leads.marketing_selectors import (
+    LEAD_EXPORT_COLUMNS,
     LIST_SORT_LABELS,
     LeadListQuery,
+    lead_list_export_rows,
     lead_list_page,
     nurture_leads,
     return_reason_counts,
@@ -54,21 +59,27 @@ def _safe_back(request, default: str) -> str:
     return default
 
 
-@role_required(Role.MARKETER)
-def lead_list(request):
+def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
+    """The leads list's filter form and what it asks for; the page and its export share it."""
     campaigns, reps = funnel_filter_choices()
     form = LeadListFilterForm(request.GET or None, campaigns=campaigns, reps=reps)
     if form.is_bound:
         form.is_valid()
     reached = form.value("reached")
-    sort = form.value("sort", "newest")
     query = LeadListQuery(
         filters=form.queue_filters(),
         owner=form.value("owner"),
-        sort=sort,
+        sort=form.value("sort", "newest"),
         reached=reached,
         period=form.period() if reached else None,
     )
+    return form, query
+
+
+@role_required(Role.MARKETER)
+def lead_list(request):
+    form, query = _list_query(request)
+    reached, sort = query.reached, query.sort
     after = request.GET.get("after", "")
     leads, next_cursor = lead_list_page(user=request.user, query=query, after=after)
     params = request.GET.dict()
@@ -99,11 +110,26 @@ def lead_list(request):
             ),
             "next_url": _query_string(params, after=next_cursor) if next_cursor else "",
             "first_url": _query_string(params, after=None) if after else "",
+            # Every page of the list as it is filtered and sorted, not just this page.
+            "export_url": reverse("leads:list_csv")
+            + _query_string(params, after=None).removesuffix("?"),
             "here": request.get_full_path(),
             "action_stages": NURTURE_ACTION_STAGES,
             "reassign_stages": SALES_STAGES if is_manager(request.user) else frozenset(),
             "disqualify_reasons": DisqualifyReason.choices,
         },
+    )
+
+
+@role_required(Role.MARKETER)
+def lead_list_csv(request):
+    """The leads list as CSV: the same filters, search, sort and visibility as the page, all
+    its pages, streamed."""
+    _form, query = _list_query(request)
+    return csv_streaming_response(
+        header=list(LEAD_EXPORT_COLUMNS),
+        rows=lead_list_export_rows(user=request.user, query=query),
+        filename=f"leads-{timezone.localdate().isoformat()}.csv",
     )
 
 
@@ -244,6 +270,7 @@ def nurture_disqualify(request, pk: int):
 
 urlpatterns = [
     path("", lead_list, name="list"),
+    path("export.csv", lead_list_csv, name="list_csv"),
     path("nurture/", nurture, name="nurture"),
     path("nurture/<int:pk>/", nurture_act, name="nurture_act"),
     path("nurture/<int:pk>/qualify/", nurture_qualify, name="nurture_qualify"),
