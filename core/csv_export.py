@@ -28,6 +28,14 @@ def csv_cell(value) -> str:
     return text
 
 
+def csv_cell_read(text: str) -> str:
+    """A cell as ``csv_cell`` wrote it, read back: the ``'`` it put before a formula-like text
+    comes off (so an exported phone ``+44…`` imports as ``+44…``)."""
+    if text.startswith("'") and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
+
+
 def _csv_text(header: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)

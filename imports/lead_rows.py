@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 
 from campaigns.models import Campaign
+from core.csv_export import csv_cell_read
 from core.errors import InvalidInput
 from leads.api import COMPANY_SIZE_MAX
 from leads.countries import ISO_COUNTRY_CODES
@@ -165,7 +166,8 @@ def csv_parse(text: str) -> ParsedFile:
             line, last_line = last_line + 1, reader.line_num
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines, often at the end of exported files
-            rows.append((line, cells))
+            # Our own exports guard formula-like cells with a "'": read them as they were.
+            rows.append((line, [csv_cell_read(cell) for cell in cells]))
             if len(rows) > MAX_ROWS:
                 raise InvalidInput(
                     f"The file has more than {MAX_ROWS:,} rows: split it into smaller files.",

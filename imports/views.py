@@ -11,6 +11,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from core.csv_export import csv_cell
 from core.errors import DomainError, InvalidInput
 from core.roles import Role, role_required
 from imports.lead_rows import (
@@ -203,7 +204,7 @@ def lead_import_errors(request, pk: int):
             else:
                 at_cell = at
             padded[at_cell] = f"line {line}: {text}"
-            writer.writerow(padded)
+            writer.writerow([csv_cell(cell) for cell in padded])
     stem = re.sub(r"[^\w.-]+", "-", batch.file_name.rsplit(".", 1)[0]).strip("-") or "leads"
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{stem}-errors.csv"'

@@ -12,14 +12,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from core.csv_export import csv_cell
 from core.errors import DomainError
 from core.roles import Role, role_required
 from slas.audit import ROLLUP_MAX_AGE, AuditMonth, AuditRead, audit_read
 from slas.audit_services import COMMENT_MAX, audit_signoff_create
 from slas.charts import bar_chart, line_chart, stacked_bar_chart
 from slas.models import AuditSignoff
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _month(value: str | None) -> tuple[AuditMonth, str]:
@@ -134,15 +133,9 @@ def audit_sign(request):
 
 # --- CSV --------------------------------------------------------------------------------------
 def _cell(value) -> str:
-    if value is None:
-        return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    text = str(value)
-    # A name that starts like a formula must stay text in a spreadsheet.
-    if isinstance(value, str) and text.startswith(FORMULA_PREFIXES):
-        return f"'{text}"
-    return text
+    return csv_cell(value)
 
 
 def audit_csv_rows(read: AuditRead) -> list[list]:

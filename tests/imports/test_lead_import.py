@@ -196,6 +196,22 @@ def test_the_rows_with_errors_download_as_a_csv_to_fix(client_for, marketer, mix
     assert again.content == response.content
 
 
+def test_the_errors_download_keeps_formula_like_cells_as_text(client_for, marketer):
+    # given an upload whose bad row has a cell a spreadsheet would run as a formula
+    client = client_for(marketer)
+    _upload(client, _csv(["email", "company"], ["not-an-email", '=HYPERLINK("x")']))
+    batch = ImportBatch.objects.get()
+    # when the marketer downloads the rows with errors
+    response = client.get(reverse("imports:lead_import_errors", args=[batch.pk]))
+    # then the cell is guarded with "'", and a re-upload reads it back as it was
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[1][1] == '\'=HYPERLINK("x")'
+    fixed = response.content.decode().replace("not-an-email", "fixed@example.com").encode()
+    _upload(client, fixed)
+    client.post(reverse("imports:lead_import_commit", args=[ImportBatch.objects.latest("pk").pk]))
+    assert Lead.objects.get(email="fixed@example.com").company == '=HYPERLINK("x")'
+
+
 def test_a_fixed_errors_file_uploads_again(client_for, marketer):
     client = client_for(marketer)
     fixed = _csv(["email", "company_size", "errors"], ["fixed@example.com", "12", "line 4: …"])

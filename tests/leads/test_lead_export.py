@@ -265,3 +265,16 @@ def test_the_import_reads_the_exports_header_back(client_for, marketer, rep):
     }
     # and every row matches its lead without errors
     assert [row.outcome for row in plan.rows] == [MATCHED, MATCHED]
+
+
+def test_a_formula_guarded_phone_imports_back_as_it_was(client_for, marketer):
+    # given a lead whose phone starts with "+", exported (the cell is guarded with "'")
+    LeadFactory(email="intl@x.example", phone="+44 20 7946 0000", company="Old Co")
+    body = b"".join(client_for(marketer).get(EXPORT).streaming_content).decode()
+    assert "'+44 20 7946 0000" in body
+    # when the export is read by the import, as a new person under another email
+    parsed = csv_parse(body.replace("intl@x.example", "new@x.example"))
+    plan = lead_import_plan(parsed)
+    # then the phone comes back without the guard
+    (row,) = plan.rows
+    assert row.values["phone"] == "+44 20 7946 0000"
