@@ -277,6 +277,17 @@ def test_insights_measure_each_rule_against_outcomes(client_for, marketer, outco
     assert "How these figures are computed" in page and "3.0×" in page
 
 
+def test_a_rule_that_fires_on_no_lead_shows_a_dash_not_a_rate(client_for, marketer):
+    # given a rule no lead meets
+    scoring_version(fit=[VP], mql=60)
+    LeadFactory(title="Analyst")
+    # when the insights page shows it
+    page = client_for(marketer).get(reverse("leads:scoring_insights")).content.decode()
+    # then its rate among the leads it fires on is a plain dash, not "—%"
+    assert "—%" not in page
+    assert "— / 0.0%" in page
+
+
 def test_the_what_if_counts_leads_for_other_thresholds(client_for, marketer):
     scoring_version(warm=40, hot=70, mql=60)
     for score, stage in [
