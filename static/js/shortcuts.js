@@ -59,6 +59,12 @@
     if (el.closest("[hidden], [inert]")) {
       return false;
     }
+    // A link in a closed menu (the header's menus by area) counts when its menu can be opened.
+    var menu = el.closest("details[data-menu]:not([open])");
+    if (menu && el.tagName !== "SUMMARY") {
+      var summary = menu.querySelector("summary");
+      return !!summary && summary.getClientRects().length > 0;
+    }
     // Not rendered (display:none ancestor, closed dialog or details) → no boxes.
     return el.getClientRects().length > 0;
   }

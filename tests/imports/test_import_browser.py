@@ -45,7 +45,9 @@ def test_marketer_uploads_reviews_and_imports_a_csv_and_downloads_the_bad_row(li
 
     # when the marketer opens the import from the main navigation and uploads the file
     log_in(page, live_server.url, "import-marketer")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Import leads").click()
+    nav = page.get_by_role("navigation", name="Main")
+    nav.get_by_text("Leads ▾").click()
+    nav.get_by_role("link", name="Import leads").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Import leads")
     page.get_by_label("CSV file").set_input_files(
         files=[{"name": "leads.csv", "mimeType": "text/csv", "buffer": data}]
