@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -64,6 +66,31 @@ def test_navigation_shows_what_the_role_can_do(client, role, visible, hidden):
         assert label in nav
     for label in hidden:
         assert label not in nav
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "menus"),
+    [
+        (REP, []),
+        (MARKETER, ["Leads", "Campaigns", "Scoring"]),
+        (MANAGER, ["Leads", "Campaigns", "Scoring", "Team"]),
+    ],
+)
+def test_a_long_navigation_is_grouped_in_menus_and_marks_the_current_one(client, role, menus):
+    from tests.factories import UserFactory
+
+    # given a user of the role on the pipeline page
+    client.force_login(UserFactory(role=role))
+    html = client.get(reverse("leads:pipeline")).content.decode()
+    nav = html.split('aria-label="Main"', 1)[1].split("</nav>", 1)[0]
+    # then a rep's few links stay plain; a marketer's or manager's come in menus by area
+    summaries = re.findall(r"<summary[^>]*>([^<]+) <span", nav)
+    assert summaries == menus
+    # and the page shown is marked, in its menu when there is one
+    assert re.search(r'<a href="/leads/pipeline/" aria-current="page"', nav)
+    if menus:
+        assert '<summary class="is-current">Leads <span' in nav
 
 
 @pytest.mark.django_db
