@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from core.errors import NotAllowed
 from core.roles import is_manager, is_marketer, is_rep
 from leads.models import (
+    EngagementEvent,
     Handoff,
     Lead,
     LeadAssignment,
@@ -179,15 +180,40 @@ def lead_open_handoff(*, lead: Lead) -> Handoff | None:
 @dataclass(frozen=True)
 class TimelineEntry:
     at: datetime
-    kind: str  # stage, touch, note, feedback, assignment
+    kind: str  # stage, touch, note, feedback, assignment, engagement
     title: str
     body: str
     actor: User | None
 
 
-def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
-    """Everything that happened to the lead, newest first (five queries)."""
+# A lead can gather thousands of page views: the timeline shows the latest this many.
+TIMELINE_EVENTS = 50
+
+
+@dataclass(frozen=True)
+class LeadTimeline:
+    entries: list[TimelineEntry]
+    # More engagement events exist than the timeline shows (the latest TIMELINE_EVENTS).
+    events_cut: bool = False
+
+
+def lead_timeline(*, lead: Lead) -> LeadTimeline:
+    """Everything that happened to the lead, newest first: what people did and the lead's
+    latest engagement events (six queries)."""
     entries: list[TimelineEntry] = []
+    events = list(
+        EngagementEvent.objects.filter(lead=lead)
+        .select_related("campaign")
+        .only("kind", "occurred_at", "url", "source", "campaign__name")
+        .order_by("-occurred_at", "-pk")[: TIMELINE_EVENTS + 1]
+    )
+    for event in events[:TIMELINE_EVENTS]:
+        body = " · ".join(
+            part for part in [event.campaign.name if event.campaign_id else "", event.url] if part
+        )
+        entries.append(
+            TimelineEntry(event.occurred_at, "engagement", event.get_kind_display(), body, None)
+        )
     for change in LeadStageChange.objects.filter(lead=lead).select_related("actor"):
         title = (
             f"{Stage(change.from_stage).label} → {Stage(change.to_stage).label}"
@@ -238,7 +264,7 @@ def lead_timeline(*, lead: Lead) -> list[TimelineEntry]:
             )
         )
     entries.sort(key=lambda e: e.at, reverse=True)
-    return entries
+    return LeadTimeline(entries, events_cut=len(events) > TIMELINE_EVENTS)
 
 
 # Each stage's possible moves in lifecycle order (the queue asks for every row).

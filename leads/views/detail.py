@@ -8,6 +8,7 @@ dialog for htmx or as a page of its own. A ``DomainError`` is shown as a message
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from functools import wraps
 
 from django.contrib import messages
@@ -33,6 +34,7 @@ from leads.models import (
     Stage,
 )
 from leads.selectors import (
+    TIMELINE_EVENTS,
     lead_get,
     lead_open_handoff,
     lead_timeline,
@@ -64,6 +66,7 @@ TIMELINE_STYLE = {
     "note": ("is-muted", "Note"),
     "feedback": ("is-warning", "Feedback"),
     "assignment": ("is-muted", "Owner"),
+    "engagement": ("is-event", "Engagement"),
 }
 # When a rating is given, by the stage the lead is in (or moves to).
 FEEDBACK_MOMENT = {
@@ -133,6 +136,15 @@ class TimelineItem:
 def _handoff_context(lead: Lead, handoff) -> dict:
     """What travelled with the handoff; without an open one, the lead's own campaign."""
     context = dict(handoff.context) if handoff is not None else {}
+    # The snapshot keeps times as ISO text (JSON); the page shows them as dates.
+    events = [
+        {**event, "occurred_at": datetime.fromisoformat(event["occurred_at"])}
+        for event in context.get("engagement") or []
+    ]
+    # What the lead had done when sales got it (a backdated handoff may list later events).
+    context["engagement"] = [
+        e for e in events if handoff is None or e["occurred_at"] <= handoff.created_at
+    ]
     campaign = lead.source_campaign
     if not context.get("campaign") and campaign is not None:
         context["campaign"] = {
@@ -148,12 +160,15 @@ def _handoff_context(lead: Lead, handoff) -> dict:
 
 
 def _timeline_context(request: HttpRequest, lead: Lead, note_form: NoteForm | None = None):
+    timeline = lead_timeline(lead=lead)
     return {
         "lead": lead,
         "timeline": [
             TimelineItem(entry, *TIMELINE_STYLE.get(entry.kind, ("", entry.kind)))
-            for entry in lead_timeline(lead=lead)
+            for entry in timeline.entries
         ],
+        "timeline_events_cut": timeline.events_cut,
+        "timeline_events_shown": TIMELINE_EVENTS,
         "note_form": note_form or NoteForm(),
     }
 

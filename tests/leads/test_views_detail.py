@@ -18,9 +18,10 @@ from leads.models import (
     Stage,
     Touch,
 )
+from leads.selectors import TIMELINE_EVENTS
 from leads.services import feedback_give, lead_transition, note_add, touch_log
 from tests.campaigns.factories import CampaignFactory, TalkingPointFactory
-from tests.leads.factories import LeadFactory, owned_lead, pool_lead
+from tests.leads.factories import EngagementEventFactory, LeadFactory, owned_lead, pool_lead
 
 pytestmark = pytest.mark.django_db
 
@@ -141,6 +142,68 @@ def test_detail_timeline_lists_stage_changes_touches_notes_feedback_and_assignme
     assert "Call back Tuesday" in timeline and "Voicemail" in timeline
     assert "Has budget" in timeline
     assert "6 events, newest first" in body
+
+
+def test_the_timeline_and_the_handoff_show_the_leads_engagement(client, rep):
+    # given a lead who read the pricing page from a campaign and asked for a demo, then was
+    # handed off to sales
+    campaign = CampaignFactory(name="Spring webinar")
+    lead = LeadFactory(stage=Stage.NEW)
+    day = timezone.now() - timedelta(days=3)
+    EngagementEventFactory(
+        lead=lead, kind="pricing_view", occurred_at=day, campaign=campaign, url="/pricing"
+    )
+    EngagementEventFactory(lead=lead, kind="demo_request", occurred_at=day + timedelta(hours=1))
+    lead = lead_transition(lead_id=lead.pk, actor=None, to=Stage.MQL)
+    client.force_login(rep)
+    client.post(reverse("leads:claim", args=[lead.pk]))
+    # when the rep opens the lead
+    body = client.get(detail(lead)).content.decode()
+    # then the timeline has the events among the people's steps, newest first
+    timeline = body[body.index('<ol class="timeline">') :]
+    titles = re.findall(r'<p class="timeline-title">([^<]+)</p>', timeline)
+    assert titles[-2:] == ["Demo request", "Pricing page view"]
+    assert "Spring webinar · /pricing" in timeline
+    # and the handoff context lists what the lead had done when it reached sales
+    context = body[body.index('id="context-heading"') : body.index('<ol class="timeline">')]
+    assert "Latest engagement at handoff" in context
+    assert context.index("Demo request") < context.index("Pricing page view")
+    assert day.strftime("%-d %b %Y") in context
+
+
+def test_the_handoff_context_leaves_out_events_after_the_handoff(client, rep):
+    # given a handoff whose snapshot lists an event dated after it (a backdated handoff)
+    lead = handed_off()
+    handoff = Handoff.objects.get(lead=lead)
+    later = (handoff.created_at + timedelta(days=2)).isoformat()
+    before = (handoff.created_at - timedelta(days=1)).isoformat()
+    handoff.context["engagement"] = [
+        {"kind": "demo_request", "label": "Demo request", "occurred_at": later, "url": ""},
+        {"kind": "page_view", "label": "Page view", "occurred_at": before, "url": ""},
+    ]
+    handoff.save(update_fields=["context"])
+    client.force_login(rep)
+    client.post(reverse("leads:claim", args=[lead.pk]))
+    # when the rep opens the lead
+    body = client.get(detail(lead)).content.decode()
+    context = body[body.index('id="context-heading"') : body.index('<ol class="timeline">')]
+    # then only what the lead had done by the handoff is listed
+    assert "Page view" in context
+    assert "Demo request" not in context
+
+
+def test_a_busy_lead_shows_its_latest_events_and_says_so(client, rep):
+    # given the rep's lead with more page views than the timeline shows
+    lead = owned_lead(rep, stage=Stage.SAL)
+    start = timezone.now() - timedelta(days=1)
+    for i in range(TIMELINE_EVENTS + 5):
+        EngagementEventFactory(lead=lead, occurred_at=start + timedelta(minutes=i))
+    client.force_login(rep)
+    # when the rep opens it
+    body = client.get(detail(lead)).content.decode()
+    # then the latest events are listed, and the page says only the latest are
+    assert body.count('<p class="timeline-title">Page view</p>') == TIMELINE_EVENTS
+    assert f"the latest {TIMELINE_EVENTS} engagement events" in body
 
 
 def test_detail_shows_bant_and_amount_once_recorded(client, rep):
@@ -552,8 +615,8 @@ def test_a_rep_cannot_add_a_note_to_another_reps_lead(client, rep, other_rep):
 # --- query counts -----------------------------------------------------------------------------
 # session, user, the user's groups, the notification count (header), the lead with its owner
 # and campaign, the campaign's talking points, the visibility check, the open handoff, and the
-# timeline (stage changes, touches, notes, feedback, assignments).
-DETAIL_QUERIES = 14
+# timeline (engagement events, stage changes, touches, notes, feedback, assignments).
+DETAIL_QUERIES = 15
 
 
 @pytest.mark.parametrize("events", [1, 20])
@@ -571,8 +634,9 @@ def test_the_lead_page_runs_a_fixed_number_of_queries(
             touch_log(lead_id=lead.pk, actor=rep, kind="call", outcome="no_answer")
         else:
             feedback_give(lead_id=lead.pk, actor=rep, rating="good", moment="accept")
+        EngagementEventFactory(lead=lead, campaign=campaign)
     client.force_login(rep)
     # when the rep opens it, the count of queries does not depend on the timeline's length
     with django_assert_num_queries(DETAIL_QUERIES):
         response = client.get(detail(lead))
-    assert response.content.decode().count('<p class="timeline-title">') == events
+    assert response.content.decode().count('<p class="timeline-title">') == 2 * events

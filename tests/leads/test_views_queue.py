@@ -737,7 +737,13 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     expect(row).to_contain_text("Accepted.")
     expect(row.locator(".badge-stage-sal")).to_be_visible()
 
-    # and t opens the touch dialog; a missing outcome is flagged, then the touch is logged
+    # and, once htmx has wired the row swapped in again, t opens the touch dialog; a missing
+    # outcome is flagged, then the touch is logged
+    page.wait_for_function(
+        "pk => { const link = document.querySelector(`#lead-row-${pk} a[hx-get][data-shortcut]`);"
+        " return !!(link && link['htmx-internal-data'] && link['htmx-internal-data'].initHash); }",
+        arg=urgent.pk,
+    )
     page.keyboard.press("t")
     dialog = page.locator("dialog#action-dialog")
     expect(dialog).to_be_visible()
