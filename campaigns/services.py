@@ -34,6 +34,7 @@ from core.errors import DomainError, InvalidInput, NotAllowed
 from core.models import Notification
 from core.roles import Role, has_role, is_manager, is_rep
 from core.services import notification_send
+from webhooks.events import campaign_launched_emit
 
 Status = Campaign.Status
 
@@ -483,6 +484,7 @@ def _launch_notify(*, campaign: Campaign, now) -> bool:
         url=reverse("campaigns:leads", args=[campaign.pk]),
     )
     _history(campaign, CampaignChange.Kind.LAUNCHED, None, now, details={"reps": len(reps)})
+    campaign_launched_emit(campaign=campaign, talking_points=points, at=now)
     return True
 
 

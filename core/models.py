@@ -32,6 +32,7 @@ class Notification(models.Model):
         CONTENT = "content", "Content request"
         SLA_WARNING = "sla_warning", "SLA deadline approaching"
         SLA_BREACH = "sla_breach", "SLA deadline breached"
+        WEBHOOK_FAILED = "webhook_failed", "Webhook delivery failed"
         DIGEST = "digest", "Digest"
         INFO = "info", "Information"
 

@@ -48,6 +48,7 @@ NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Agreements", "slas:agreements", (Role.MANAGER,), "g y"),
     NavItem("Routing", "leads:manage_territories", (Role.MANAGER,), "g o"),
     NavItem("Team", "slas:team", (Role.MANAGER,), "g t"),
+    NavItem("Webhooks", "webhooks:endpoints", (Role.MANAGER,), "g w"),
     NavItem("System", "core:status", (Role.MANAGER,), ""),
 )
 

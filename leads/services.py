@@ -41,6 +41,7 @@ from leads.scoring_selectors import lead_engagement_recent
 from leads.scoring_services import lead_rescore_soon
 from slas import services as sla
 from slas.models import Deadline
+from webhooks.events import lead_stage_events_emit
 
 # The allowed lifecycle graph: from-stage -> the stages it may move to.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -189,6 +190,9 @@ def lead_transition(
         note=note,
         details=recorded,
         created_at=now,
+    )
+    lead_stage_events_emit(
+        lead=lead, from_stage=from_stage, to=to, actor=actor, reason_code=reason_code, note=note
     )
     for notify in after_commit:
         if notify:

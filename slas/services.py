@@ -36,6 +36,7 @@ from slas.models import (
     validate_timezone,
 )
 from slas.selectors import digest_zone, rep_digests, sla_standing
+from webhooks.events import sla_breaches_emit
 
 # One run clears a backlog this size in one statement per step; beyond it, batch by batch.
 SCAN_BATCH = 20000
@@ -318,6 +319,7 @@ WITH claimed AS (
     INSERT INTO slas_breach (deadline_id, lead_id, owner_id, kind, due_at, detected_at)
     SELECT id, lead_id, owner_id, kind, due_at, %(now)s FROM flagged ORDER BY due_at, id
     ON CONFLICT (deadline_id) DO NOTHING
+    RETURNING deadline_id
 ), batch AS (
     SELECT count(*) AS n FROM flagged
 ), heads AS (
@@ -357,7 +359,8 @@ WITH claimed AS (
     ORDER BY rank = 2, due_at, deadline_id, rank, user_id
     RETURNING id
 )
-SELECT (SELECT n FROM batch), ARRAY(SELECT id FROM sent ORDER BY id)
+SELECT (SELECT n FROM batch), ARRAY(SELECT id FROM sent ORDER BY id),
+    ARRAY(SELECT deadline_id FROM recorded)
 """
 
 ESCALATE_SQL = """
@@ -394,16 +397,17 @@ def _statement_params(*, now: datetime, limit: int, notice_kind: str) -> dict:
     }
 
 
-def _run_claim(sql: str, params: dict) -> int:
-    """Run a step's statement; queue the emails of the notifications it stored."""
+def _run_claim(sql: str, params: dict) -> tuple[int, list[int]]:
+    """Run a step's statement; queue the emails of the notifications it stored. Returns how
+    many it claimed and the ids of the deadlines whose breach it recorded (breach step)."""
     with connection.cursor() as cursor:
         # A large batch's planner cost crosses jit_above_cost; compiling takes longer than
         # running these joins.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
-        claimed, notification_ids = cursor.fetchone()
+        claimed, notification_ids, *recorded = cursor.fetchone()
     notification_emails_queue(notification_ids=notification_ids)
-    return claimed
+    return claimed, (recorded[0] if recorded else [])
 
 
 @transaction.atomic
@@ -412,7 +416,7 @@ def _warn(*, now: datetime, limit: int) -> int:
         return _run_claim(
             WARN_SQL,
             _statement_params(now=now, limit=limit, notice_kind=Notification.Kind.SLA_WARNING),
-        )
+        )[0]
     due = _claim(
         Deadline.objects.filter(
             met_at__isnull=True,
@@ -444,10 +448,12 @@ def _warn(*, now: datetime, limit: int) -> int:
 @transaction.atomic
 def _breach(*, now: datetime, limit: int) -> int:
     if _set_based():
-        return _run_claim(
+        claimed, breached_deadline_ids = _run_claim(
             BREACH_SQL,
             _statement_params(now=now, limit=limit, notice_kind=Notification.Kind.SLA_BREACH),
         )
+        sla_breaches_emit(deadline_ids=breached_deadline_ids)
+        return claimed
     due = _claim(
         Deadline.objects.filter(
             met_at__isnull=True,
@@ -477,6 +483,7 @@ def _breach(*, now: datetime, limit: int) -> int:
         ],
         ignore_conflicts=True,  # the unique deadline is the last guard against a double
     )
+    sla_breaches_emit(deadline_ids=[d.pk for d in due])
     heads = managers()
     url_head, url_tail = _lead_url_parts()
     # Each owner hears of their own breach; managers get each one while breaches are few,

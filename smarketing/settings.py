@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "leads",
     "slas",
     "imports",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -287,6 +288,13 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=7, minute=30, day_of_week="mon"),
         "options": {"expires": 3 * 3600},
     },
+    # Outbound webhooks: due retries and deliveries a lost task left pending go out within a
+    # minute; successes older than 30 days are pruned.
+    "webhooks-sweep": {
+        "task": "webhooks.sweep",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     # The monthly audit's stored figures for last month and this month, so the page reads them.
     "slas-audit-refresh": {
         "task": "slas.audit_refresh",
@@ -302,6 +310,8 @@ SMARKETING = {
     "FIRST_TOUCH_HOURS": {"cql": 1, "pql": 2, "mql_hot": 4, "mql": 24},
     "SITE_URL": env("SITE_URL", default="http://127.0.0.1:8000"),
 }
+# Outbound webhooks may go to private or loopback addresses (always allowed with DEBUG on).
+WEBHOOKS_ALLOW_PRIVATE_HOSTS = env.bool("WEBHOOKS_ALLOW_PRIVATE_HOSTS", default=False)
 
 LOGGING = {
     "version": 1,

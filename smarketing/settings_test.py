@@ -18,3 +18,5 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Webhook tests post to a receiver on 127.0.0.1.
+WEBHOOKS_ALLOW_PRIVATE_HOSTS = True

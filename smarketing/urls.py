@@ -17,6 +17,7 @@ urlpatterns = [
     path("leads/", include("leads.urls")),
     path("campaigns/", include("campaigns.urls")),
     path("slas/", include("slas.urls")),
+    path("webhooks/", include("webhooks.urls")),
     path("", include("core.urls")),
     path("api/v1/", include("smarketing.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
