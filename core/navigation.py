@@ -85,6 +85,10 @@ def nav_entries(user, path: str) -> list[NavEntry]:
             NavEntry(label if len(members) > 1 else "", members)
             for label, members in groups.items()
         ]
+    # The page shown belongs to the link whose address is the longest start of its path
+    # (a webhook's form under Webhooks, a campaign under Campaigns).
+    under = [i.url for i in items if path.startswith(i.url) and i.url != "/"]
+    current = max(under, key=len, default="")
     for entry in entries:
-        entry.current = next((i.url for i in entry.items if i.url == path), "")
+        entry.current = current if any(i.url == current for i in entry.items) else ""
     return entries

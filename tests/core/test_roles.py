@@ -94,6 +94,19 @@ def test_a_long_navigation_is_grouped_in_menus_and_marks_the_current_one(client,
 
 
 @pytest.mark.django_db
+def test_a_page_under_a_link_marks_that_link_and_its_menu(client):
+    from tests.factories import UserFactory
+
+    # given a manager on a page below the webhooks list (the new endpoint form)
+    client.force_login(UserFactory(role=MANAGER))
+    html = client.get(reverse("webhooks:endpoint_new")).content.decode()
+    nav = html.split('aria-label="Main"', 1)[1].split("</nav>", 1)[0]
+    # then Webhooks is the current link and Team the current menu
+    assert re.findall(r'<a href="([^"]+)" aria-current="page"', nav) == ["/webhooks/"]
+    assert '<summary class="is-current">Team <span' in nav
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("role", "landing"),
     [(REP, "leads:queue"), (MARKETER, "campaigns:calendar"), (MANAGER, "slas:audit")],
