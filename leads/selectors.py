@@ -197,15 +197,23 @@ class LeadTimeline:
     events_cut: bool = False
 
 
-def lead_timeline(*, lead: Lead) -> LeadTimeline:
-    """Everything that happened to the lead, newest first: what people did and the lead's
-    latest engagement events (six queries)."""
+TIMELINE_SHOWS = ("all", "activity", "engagement")
+
+
+def lead_timeline(*, lead: Lead, show: str = "all") -> LeadTimeline:
+    """What happened to the lead, newest first: with ``show`` "all", what people did (stage
+    changes, touches, notes, feedback, owners: five queries) and the lead's latest engagement
+    events (one query); "activity" or "engagement" for one side only."""
     entries: list[TimelineEntry] = []
-    events = list(
-        EngagementEvent.objects.filter(lead=lead)
-        .select_related("campaign")
-        .only("kind", "occurred_at", "url", "source", "campaign__name")
-        .order_by("-occurred_at", "-pk")[: TIMELINE_EVENTS + 1]
+    events = (
+        list(
+            EngagementEvent.objects.filter(lead=lead)
+            .select_related("campaign")
+            .only("kind", "occurred_at", "url", "source", "campaign__name")
+            .order_by("-occurred_at", "-pk")[: TIMELINE_EVENTS + 1]
+        )
+        if show != "activity"
+        else []
     )
     for event in events[:TIMELINE_EVENTS]:
         body = " · ".join(
@@ -214,6 +222,8 @@ def lead_timeline(*, lead: Lead) -> LeadTimeline:
         entries.append(
             TimelineEntry(event.occurred_at, "engagement", event.get_kind_display(), body, None)
         )
+    if show == "engagement":
+        return LeadTimeline(entries, events_cut=len(events) > TIMELINE_EVENTS)
     for change in LeadStageChange.objects.filter(lead=lead).select_related("actor"):
         title = (
             f"{Stage(change.from_stage).label} → {Stage(change.to_stage).label}"

@@ -35,6 +35,7 @@ from leads.models import (
 )
 from leads.selectors import (
     TIMELINE_EVENTS,
+    TIMELINE_SHOWS,
     lead_get,
     lead_open_handoff,
     lead_timeline,
@@ -159,10 +160,17 @@ def _handoff_context(lead: Lead, handoff) -> dict:
     return context
 
 
+TIMELINE_TABS = (("all", "All"), ("activity", "People"), ("engagement", "Engagement"))
+
+
 def _timeline_context(request: HttpRequest, lead: Lead, note_form: NoteForm | None = None):
-    timeline = lead_timeline(lead=lead)
+    show = request.GET.get("timeline")
+    show = show if show in TIMELINE_SHOWS else "all"
+    timeline = lead_timeline(lead=lead, show=show)
     return {
         "lead": lead,
+        "timeline_show": show,
+        "timeline_tabs": TIMELINE_TABS,
         "timeline": [
             TimelineItem(entry, *TIMELINE_STYLE.get(entry.kind, ("", entry.kind)))
             for entry in timeline.entries
@@ -222,6 +230,9 @@ def _detail_context(
 @require_http_methods(["GET", "HEAD"])
 def lead_detail(request: HttpRequest, pk: int) -> HttpResponse:
     lead = _visible_lead(request, pk)
+    if request.htmx and request.htmx.target == "lead-timeline":
+        # The timeline's tabs swap only the timeline.
+        return render(request, "leads/detail.html#timeline", _timeline_context(request, lead))
     return render(request, "leads/detail.html", _detail_context(request, lead))
 
 

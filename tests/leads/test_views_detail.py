@@ -640,3 +640,34 @@ def test_the_lead_page_runs_a_fixed_number_of_queries(
     with django_assert_num_queries(DETAIL_QUERIES):
         response = client.get(detail(lead))
     assert response.content.decode().count('<p class="timeline-title">') == 2 * events
+
+
+@pytest.mark.parametrize(
+    ("show", "titles"),
+    [
+        ("activity", ["Note", "Created as New"]),
+        ("engagement", ["Pricing page view"]),
+        ("all", ["Note", "Pricing page view", "Created as New"]),
+    ],
+)
+def test_the_timeline_shows_people_or_engagement_on_request(client, rep, show, titles):
+    # given the rep's lead with a note, an engagement event and its creation
+    lead = owned_lead(rep, stage=Stage.SAL)
+    LeadStageChange.objects.filter(lead=lead).delete()
+    LeadStageChange.objects.create(
+        lead=lead, from_stage="", to_stage=Stage.NEW, created_at=timezone.now() - timedelta(days=2)
+    )
+    EngagementEventFactory(
+        lead=lead, kind="pricing_view", occurred_at=timezone.now() - timedelta(days=1)
+    )
+    note_add(lead_id=lead.pk, actor=rep, body="Spoke to their CFO")
+    client.force_login(rep)
+    # when the rep picks a timeline tab (htmx swaps the timeline alone)
+    response = client.get(
+        detail(lead), {"timeline": show}, headers={**HTMX, "HX-Target": "lead-timeline"}
+    )
+    # then only that side of the story is listed, and the tab is marked
+    body = response.content.decode()
+    assert body.lstrip().startswith('<section class="card" id="lead-timeline"')
+    assert re.findall(r'<p class="timeline-title">([^<]+)</p>', body) == titles
+    assert re.search(rf'href="\?timeline={show}"[^>]*aria-current="page"', body)
