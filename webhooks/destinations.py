@@ -1,10 +1,15 @@
 """Where webhooks may go: http(s) URLs without credentials; in production (``DEBUG`` off)
 never a private, loopback, link-local or otherwise internal address, unless the setting
 ``WEBHOOKS_ALLOW_PRIVATE_HOSTS`` is true. Checked when an endpoint is saved and again before
-every POST (a host name may resolve elsewhere later)."""
+every POST (a host name may resolve elsewhere later), and once more on the connection
+itself: the address the socket reached must be public too, so a name that resolves to a
+public address for the check and to an internal one for the connection (DNS rebinding) is
+cut off before a byte of the request is sent."""
 
+import http.client
 import ipaddress
 import socket
+import urllib.request
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -52,3 +57,41 @@ def destination_refusal(url: str, *, resolve: bool = True) -> str | None:
     if any(_internal(address) for address in addresses):
         return "Webhooks cannot go to private, loopback or link-local addresses."
     return None
+
+
+class InternalAddressError(OSError):
+    """The connection reached an address webhooks may not go to."""
+
+
+def _peer_check(sock) -> None:
+    if _private_allowed():
+        return
+    address = sock.getpeername()[0]
+    if _internal(address):
+        sock.close()
+        raise InternalAddressError(f"{address} is a private, loopback or link-local address")
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        _peer_check(self.sock)
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self):
+        # The TCP part first (HTTPConnection.connect), checked before the TLS handshake.
+        http.client.HTTPConnection.connect(self)
+        _peer_check(self.sock)
+        server_hostname = self._tunnel_host or self.host
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=server_hostname)
+
+
+class CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_CheckedHTTPConnection, req)
+
+
+class CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_CheckedHTTPSConnection, req, context=self._context)

@@ -29,7 +29,12 @@ from core.errors import DomainError, InvalidInput, NotAllowed
 from core.models import Notification
 from core.roles import Role, is_manager
 from core.services import notification_send
-from webhooks.destinations import destination_refusal
+from webhooks.destinations import (
+    CheckedHTTPHandler,
+    CheckedHTTPSHandler,
+    InternalAddressError,
+    destination_refusal,
+)
 from webhooks.models import SUBSCRIBABLE, EventType, WebhookDelivery, WebhookEndpoint
 from webhooks.selectors import endpoints_subscribed
 from webhooks.signing import HEADER as SIGNATURE_HEADER
@@ -192,7 +197,7 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_opener = urllib.request.build_opener(_NoRedirects)
+_opener = urllib.request.build_opener(_NoRedirects, CheckedHTTPHandler, CheckedHTTPSHandler)
 
 
 def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
@@ -211,6 +216,8 @@ def _post(url: str, body: bytes, headers: dict) -> tuple[int | None, str]:
             text = ""
         return code, f"HTTP {code}: {text}".strip().rstrip(":")[:ERROR_MAX]
     except urllib.error.URLError as error:
+        if isinstance(error.reason, InternalAddressError):
+            return None, f"Not sent: {error.reason}"[:ERROR_MAX]
         return None, f"Connection failed: {error.reason}"[:ERROR_MAX]
     except (TimeoutError, OSError, ValueError) as error:
         return None, f"Connection failed: {error or type(error).__name__}"[:ERROR_MAX]

@@ -240,6 +240,22 @@ def test_in_production_a_private_destination_is_never_posted(endpoint, receiver)
     assert delivery.status == "pending" and delivery.last_error.startswith("Not sent:")
 
 
+@pytest.mark.django_db
+@override_settings(DEBUG=False, WEBHOOKS_ALLOW_PRIVATE_HOSTS=False)
+def test_a_name_that_resolves_inside_at_connect_time_is_cut_off(endpoint, receiver, monkeypatch):
+    # given a host name that looked public when checked, and now resolves to loopback (DNS
+    # rebinding: the check's answer is simulated, the connection is real)
+    monkeypatch.setattr("webhooks.services.destination_refusal", lambda url: None)
+    delivery = _pending(endpoint, at=datetime.now(UTC))
+    # when its task runs
+    deliver(delivery.pk)
+    # then the connection is dropped before the request is sent, and the log says why
+    assert receiver.requests == []
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+    assert delivery.last_error.startswith("Not sent: 127.0.0.1 is a private")
+
+
 @pytest.mark.parametrize(
     "url",
     [
