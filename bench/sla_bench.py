@@ -258,19 +258,19 @@ FROM bench_sla_plan ORDER BY i
 
 HISTORY_SQL = """
 INSERT INTO leads_leadstagechange (lead_id, from_stage, to_stage, actor_id, reason_code, note,
-    details, created_at)
-SELECT p.i, s.from_stage, s.to_stage, NULL, s.reason, '', '{}'::jsonb, s.at
+    details, created_at, stage_entered_at)
+SELECT p.i, s.from_stage, s.to_stage, NULL, s.reason, '', '{}'::jsonb, s.at, s.entered
 FROM bench_sla_plan p
 CROSS JOIN LATERAL (VALUES
-    ('', 'new', p.handed - interval '1 day', ''),
-    ('new', p.kind, p.handed, ''),
-    (p.kind, 'sal', p.accepted, ''),
-    ('sal', 'sql', p.sql_at, ''),
-    ('sql', 'won', p.won_at, ''),
-    ('sql', 'lost', p.lost_at, 'price'),
-    (p.kind, 'recycled', p.returned, 'bad_fit'),
-    (p.kind, 'disqualified', p.cancelled, 'spam')
-) AS s(from_stage, to_stage, at, reason)
+    ('', 'new', p.handed - interval '1 day', '', NULL::timestamptz),
+    ('new', p.kind, p.handed, '', p.handed - interval '1 day'),
+    (p.kind, 'sal', p.accepted, '', p.handed),
+    ('sal', 'sql', p.sql_at, '', p.accepted),
+    ('sql', 'won', p.won_at, '', p.sql_at),
+    ('sql', 'lost', p.lost_at, 'price', p.sql_at),
+    (p.kind, 'recycled', p.returned, 'bad_fit', p.handed),
+    (p.kind, 'disqualified', p.cancelled, 'spam', p.handed)
+) AS s(from_stage, to_stage, at, reason, entered)
 WHERE s.at IS NOT NULL
 ORDER BY p.i, s.at
 """

@@ -193,12 +193,22 @@ class LeadStageChange(models.Model):
     # What the move recorded beside the stage: BANT, amounts, the new owner.
     details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(db_index=True)
+    # When the lead entered ``from_stage``: the stay this move ended is created_at minus it,
+    # so time in stage is an aggregate over the period's rows (no look-up of the row before).
+    stage_entered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [
             models.Index(fields=["lead", "created_at"], name="stagechange_lead_time_idx"),
             models.Index(fields=["to_stage", "created_at"], name="stagechange_to_time_idx"),
+        ]
+        constraints = [
+            # Every move out of a stage knows when that stay began; a lead's first row has none.
+            models.CheckConstraint(
+                condition=Q(from_stage="") | Q(stage_entered_at__isnull=False),
+                name="stagechange_stay_start_known",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,16 +25,17 @@ from django.contrib.auth.models import User
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    Case,
     Count,
     DurationField,
-    Exists,
     ExpressionWrapper,
     F,
     FloatField,
     Func,
-    OuterRef,
+    Max,
     Q,
-    Subquery,
+    Value,
+    When,
 )
 from django.utils import timezone
 
@@ -241,10 +242,9 @@ class Funnel:
 
 
 def funnel_build(*, period: Period, filters: FunnelFilters = FunnelFilters()) -> Funnel:
-    """The whole funnel for ``period`` and ``filters`` in four queries."""
-    reached = _reached(period=period, filters=filters)
+    """The whole funnel for ``period`` and ``filters`` in three queries."""
+    reached, converted = _reached_and_converted(period=period, filters=filters)
     now = _now(filters=filters)
-    converted = _converted(period=period, filters=filters)
     medians = stage_medians(period=period, filters=filters)
     peak = max(reached.values(), default=0) or 1
     rows = []
@@ -264,14 +264,41 @@ def _in_period(period: Period, prefix: str = "") -> Q:
     return Q(**{f"{prefix}created_at__gte": period.start, f"{prefix}created_at__lt": period.end})
 
 
-def _reached(*, period: Period, filters: FunnelFilters) -> dict[str, int]:
-    """Distinct leads entering each step in the period: one aggregate query."""
-    counts = {
-        step.key: Count("lead_id", distinct=True, filter=Q(to_stage__in=step.stages))
-        for step in FUNNEL_STEPS
-    }
-    return LeadStageChange.objects.filter(_in_period(period), filters.lead_q("lead__")).aggregate(
-        **counts
+def _flag(condition: Q) -> Max:
+    """1 when any of the lead's rows meets ``condition``, else 0 (per-lead aggregate)."""
+    return Max(Case(When(condition, then=Value(1)), default=Value(0)))
+
+
+def _reached_and_converted(
+    *, period: Period, filters: FunnelFilters
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Per step, the distinct leads entering it in the period (reached), and the leads of the
+    previous step's period cohort that reached it since the period began (converted): one
+    pass over the history since the period began, flagged per lead, then counted."""
+    flags, reached, converted = {}, {}, {}
+    for step in FUNNEL_STEPS:
+        flags[f"in_{step.key}"] = _flag(Q(to_stage__in=step.stages) & _in_period(period))
+        flags[f"since_{step.key}"] = _flag(Q(to_stage__in=step.stages))
+    for step in FUNNEL_STEPS:
+        reached[step.key] = Count("lead_id", filter=Q(**{f"in_{step.key}": 1}))
+        if step.previous:
+            converted[step.key] = Count(
+                "lead_id", filter=Q(**{f"in_{step.previous}": 1, f"since_{step.key}": 1})
+            )
+    per_lead = (
+        LeadStageChange.objects.filter(created_at__gte=period.start)
+        .filter(filters.lead_q("lead__"))
+        .order_by()
+        .values("lead_id")
+        .annotate(**flags)
+    )
+    counts = per_lead.aggregate(
+        **{f"r_{k}": v for k, v in reached.items()},
+        **{f"c_{k}": v for k, v in converted.items()},
+    )
+    return (
+        {k: counts[f"r_{k}"] for k in reached},
+        {k: counts[f"c_{k}"] for k in converted},
     )
 
 
@@ -285,31 +312,6 @@ def _now(*, filters: FunnelFilters) -> dict[str, int]:
         .values_list("stage", "n")
     )
     return dict(rows)
-
-
-def _converted(*, period: Period, filters: FunnelFilters) -> dict[str, int]:
-    """Per step, the leads of the previous step's period cohort that reached it since the
-    period began: one aggregate over the leads active in the period."""
-
-    def entered(stages, *, since_only: bool):
-        rows = LeadStageChange.objects.filter(lead_id=OuterRef("pk"), to_stage__in=stages)
-        if since_only:
-            return Exists(rows.filter(created_at__gte=period.start))
-        return Exists(rows.filter(_in_period(period)))
-
-    counts = {
-        step.key: Count(
-            "pk",
-            filter=Q(
-                entered(STEPS_BY_KEY[step.previous].stages, since_only=False),
-                entered(step.stages, since_only=True),
-            ),
-        )
-        for step in FUNNEL_STEPS
-        if step.previous
-    }
-    active = Exists(LeadStageChange.objects.filter(_in_period(period), lead_id=OuterRef("pk")))
-    return Lead.objects.filter(filters.lead_q()).filter(active).aggregate(**counts)
 
 
 # --- time in stage ----------------------------------------------------------------------------
@@ -327,22 +329,10 @@ class EpochSeconds(Func):
 
 
 def stage_exits(*, period: Period, filters: FunnelFilters = FunnelFilters()):
-    """History rows in the period that took a lead *out of* a stage, each annotated with
-    ``entered_at``: when the lead entered the stage it left (its previous history row)."""
-    previous = (
-        LeadStageChange.objects.filter(lead_id=OuterRef("lead_id"))
-        .filter(
-            Q(created_at__lt=OuterRef("created_at"))
-            | Q(created_at=OuterRef("created_at"), pk__lt=OuterRef("pk"))
-        )
-        .order_by("-created_at", "-pk")
-        .values("created_at")[:1]
-    )
-    return (
-        LeadStageChange.objects.filter(_in_period(period), filters.lead_q("lead__"))
-        .exclude(from_stage="")
-        .annotate(entered_at=Subquery(previous))
-        .filter(entered_at__isnull=False)
+    """History rows in the period that took a lead *out of* a stage; each knows when that
+    stay began (``stage_entered_at``)."""
+    return LeadStageChange.objects.filter(_in_period(period), filters.lead_q("lead__")).exclude(
+        from_stage=""
     )
 
 
@@ -355,7 +345,7 @@ def stage_medians(
     exits = stage_exits(period=period, filters=filters)
     if connection.vendor == "postgresql":
         seconds = EpochSeconds(
-            ExpressionWrapper(F("created_at") - F("entered_at"), output_field=DurationField())
+            ExpressionWrapper(F("created_at") - F("stage_entered_at"), output_field=DurationField())
         )
         aggregates = {}
         for step in FUNNEL_STEPS:
@@ -368,7 +358,8 @@ def stage_medians(
             for step in FUNNEL_STEPS
         }
     durations: dict[str, list[float]] = defaultdict(list)
-    for stage, left_at, entered_at in exits.values_list("from_stage", "created_at", "entered_at"):
+    rows = exits.values_list("from_stage", "created_at", "stage_entered_at")
+    for stage, left_at, entered_at in rows:
         durations[stage].append((left_at - entered_at).total_seconds())
     medians = {}
     for step in FUNNEL_STEPS:

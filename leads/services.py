@@ -142,6 +142,8 @@ def lead_transition(
     recorded = _validated_details(lead=lead, to=to, reason_code=reason_code, details=details)
     now = timezone.now()
     from_stage = lead.stage
+    # When the stay now ending began (a lead made without one: since it was created).
+    stage_entered_at = lead.stage_changed_at or lead.created_at
     lead.stage, lead.stage_changed_at = to, now
     fields = ["stage", "stage_changed_at", "updated_at"]
     after_commit = []
@@ -190,6 +192,7 @@ def lead_transition(
         note=note,
         details=recorded,
         created_at=now,
+        stage_entered_at=stage_entered_at,
     )
     lead_stage_events_emit(
         lead=lead, from_stage=from_stage, to=to, actor=actor, reason_code=reason_code, note=note

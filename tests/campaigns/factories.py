@@ -10,7 +10,7 @@ from campaigns.models import (
     FollowUpTemplate,
     TalkingPoint,
 )
-from leads.models import LeadStageChange
+from tests.leads.factories import stage_history
 
 
 class CampaignFactory(factory.django.DjangoModelFactory):
@@ -76,12 +76,10 @@ class ContentRequestFactory(factory.django.DjangoModelFactory):
 def history(lead, *stages: str, at=None) -> None:
     """Write the lead's stage history: new → each of ``stages`` in order."""
     at = at or timezone.now()
-    previous = ""
-    for step, stage in enumerate(("new", *stages)):
-        LeadStageChange.objects.create(
-            lead=lead,
-            from_stage=previous,
-            to_stage=stage,
-            created_at=at + datetime.timedelta(minutes=step),
-        )
-        previous = stage
+    stage_history(
+        lead,
+        *(
+            (stage, at + datetime.timedelta(minutes=step))
+            for step, stage in enumerate(("new", *stages))
+        ),
+    )

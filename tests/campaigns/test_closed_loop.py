@@ -94,7 +94,11 @@ def test_a_lead_that_cycled_twice_counts_once_per_step(data):
         source_campaign=data["a"], stage="recycled", handoffs__return_reason="bad_fit"
     )
     LeadStageChange.objects.create(
-        lead=lead, from_stage="recycled", to_stage="mql", created_at=lead.created_at
+        lead=lead,
+        from_stage="recycled",
+        to_stage="mql",
+        created_at=lead.created_at,
+        stage_entered_at=lead.created_at,
     )
     assert campaign_closed_loop(campaign_id=data["a"].pk).funnel.mql == 4
 

@@ -98,6 +98,10 @@ def test_seed_demo_spreads_leads_over_every_stage_with_history():
         history = list(lead.stage_changes.all())
         assert history[-1].to_stage == lead.stage
         assert [row.from_stage for row in history[1:]] == [row.to_stage for row in history[:-1]]
+        # and each move knows when the stay it ended began
+        assert [row.stage_entered_at for row in history[1:]] == [
+            row.created_at for row in history[:-1]
+        ]
 
 
 def test_every_lead_in_sales_has_exactly_one_open_handoff_matching_stage_and_owner(demo):

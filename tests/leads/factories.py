@@ -8,6 +8,7 @@ from leads.models import (
     FitRule,
     Handoff,
     Lead,
+    LeadStageChange,
     ScoringModel,
     Stage,
     Territory,
@@ -45,6 +46,17 @@ class HandoffFactory(factory.django.DjangoModelFactory):
     first_touch_due_at = factory.LazyAttribute(
         lambda h: first_touch_due(kind=h.kind, temperature=h.lead.temperature, start=h.created_at)
     )
+
+
+def stage_history(lead, *moves) -> None:
+    """Write the lead's history rows for ``moves``, (stage, when) in order: each row from the
+    stage before, knowing when that stay began."""
+    previous, since = "", None
+    for stage, when in moves:
+        LeadStageChange.objects.create(
+            lead=lead, from_stage=previous, to_stage=stage, created_at=when, stage_entered_at=since
+        )
+        previous, since = stage, when
 
 
 def pool_lead(**lead_fields) -> Lead:

@@ -57,6 +57,8 @@ def _assert_consistent(leads):
             assert row.from_stage == before.to_stage
             assert row.to_stage in TRANSITIONS[before.to_stage]
             assert row.created_at >= before.created_at
+            # each move knows when the stay it ended began: the row before it
+            assert row.stage_entered_at == before.created_at
         previous[row.lead_id] = row
 
 

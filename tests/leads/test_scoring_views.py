@@ -235,8 +235,9 @@ def test_a_past_version_takes_a_fixed_number_of_queries(
 
 # --- insights and what-if ------------------------------------------------------------------------
 def _reached_sql(lead):
+    now = timezone.now()
     LeadStageChange.objects.create(
-        lead=lead, from_stage=Stage.SAL, to_stage=Stage.SQL, created_at=timezone.now()
+        lead=lead, from_stage=Stage.SAL, to_stage=Stage.SQL, created_at=now, stage_entered_at=now
     )
 
 

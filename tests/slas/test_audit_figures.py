@@ -12,13 +12,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from campaigns.models import ContentRequest
-from leads.models import Handoff, Lead, LeadStageChange, Stage, Touch
+from leads.models import Handoff, Lead, Stage, Touch
 from slas.audit import AuditMonth, audit_figures, percentile_cont
 from slas.business_hours import business_add
 from slas.models import Agreement, Breach, Deadline, Holiday
 from tests.campaigns.factories import CampaignFactory
 from tests.factories import UserFactory
-from tests.leads.factories import LeadFactory
+from tests.leads.factories import LeadFactory, stage_history
 from tests.slas.factories import AgreementFactory, WorkingCalendarFactory
 
 MAY = AuditMonth(date(2026, 5, 1))
@@ -39,13 +39,7 @@ class Month:
     handoffs: dict
 
 
-def history(lead: Lead, *moves: tuple[str, datetime]) -> None:
-    previous = ""
-    for stage, at in moves:
-        LeadStageChange.objects.create(
-            lead=lead, from_stage=previous, to_stage=stage, created_at=at
-        )
-        previous = stage
+history = stage_history
 
 
 def handoff(

@@ -401,6 +401,9 @@ class Command(BaseCommand):
                         actor=None if stage in (Stage.NEW, *QUALIFIED) else worked_by,
                         details=details,
                         created_at=created_at if step == 0 else moments[step - 1],
+                        stage_entered_at=(
+                            None if step == 0 else created_at if step == 1 else moments[step - 2]
+                        ),
                     )
                 )
             leads.append((lead, created_at, history))

@@ -508,6 +508,7 @@ def _history_rows(lead: Lead, reps: list[int]) -> list[LeadStageChange]:
             reason_code=_reason(lead.pk, stage),
             details={},
             created_at=moments[k],
+            stage_entered_at=moments[k - 1] if k else None,
         )
         for k, stage in enumerate(path)
     ]
@@ -705,14 +706,18 @@ _RUN_LEADS = f"""
 
 HISTORY_SQL = f"""
 INSERT INTO leads_leadstagechange (
-    lead_id, from_stage, to_stage, actor_id, reason_code, note, details, created_at
+    lead_id, from_stage, to_stage, actor_id, reason_code, note, details, created_at,
+    stage_entered_at
 )
 SELECT l.id, COALESCE(l.path[k - 1], ''), l.path[k],
     CASE WHEN l.path[k] IN ('new', {", ".join(_literal(s) for s in QUALIFIED)}) THEN NULL
         ELSE l.worker END,
     {_reason_sql("l.id", "l.path[k]")}, '', '{{}}'::jsonb,
     CASE WHEN k = 1 THEN l.created_at
-        ELSE l.stage_changed_at - (cardinality(l.path) - k) * l.gap END
+        ELSE l.stage_changed_at - (cardinality(l.path) - k) * l.gap END,
+    -- when the previous row's stage began: that row's own time
+    CASE WHEN k = 1 THEN NULL WHEN k = 2 THEN l.created_at
+        ELSE l.stage_changed_at - (cardinality(l.path) - k + 1) * l.gap END
 FROM ({_RUN_LEADS}) l
 CROSS JOIN LATERAL generate_subscripts(l.path, 1) AS k
 ORDER BY l.id, k
