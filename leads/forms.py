@@ -50,9 +50,16 @@ class QueueFilterForm(forms.Form):
             attrs={"type": "search", "placeholder": "Name, email or company", "autocomplete": "off"}
         ),
     )
+    min_score = forms.IntegerField(
+        label="Min. score",
+        min_value=0,
+        max_value=1000,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "0", "inputmode": "numeric"}),
+    )
     after = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)
 
-    FILTER_FIELDS = ("kind", "temperature", "campaign", "stage", "search")
+    FILTER_FIELDS = ("kind", "temperature", "campaign", "stage", "search", "min_score")
 
     def __init__(self, data=None, **kwargs):
         super().__init__(data, **kwargs)
@@ -65,7 +72,7 @@ class QueueFilterForm(forms.Form):
     def _value(self, name: str):
         """The cleaned value, or the empty value when the parameter was invalid."""
         if not self.is_bound or name in self.errors:
-            return self.fields[name].empty_value if name == "campaign" else ""
+            return None if name in ("campaign", "min_score") else ""
         return self.cleaned_data.get(name)
 
     def current_tab(self) -> str:
@@ -84,11 +91,12 @@ class QueueFilterForm(forms.Form):
             campaign=self._value("campaign"),
             stage=self._value("stage") or "",
             search=(self._value("search") or "").strip(),
+            min_score=self._value("min_score"),
         )
 
     def is_filtered(self) -> bool:
         filters = self.filters()
-        return any(getattr(filters, name) for name in self.FILTER_FIELDS)
+        return any(getattr(filters, name) not in (None, "") for name in self.FILTER_FIELDS)
 
     def query(self, **overrides) -> str:
         """The filters as a query string (for "Next page"), with ``overrides`` applied."""
@@ -237,9 +245,10 @@ class ReturnForm(FeedbackFields, MoveForm):
         return {"reason_code": self.cleaned_data["reason_code"], "note": self.cleaned_data["note"]}
 
 
-class DisqualifyForm(MoveForm):
+class DisqualifyForm(FeedbackFields, MoveForm):
     reason_code = _reason_field(DisqualifyReason)
     note = _note_field()
+    field_order = ("reason_code", "note", "rating", "tags")
 
     def move_kwargs(self) -> dict:
         return {"reason_code": self.cleaned_data["reason_code"], "note": self.cleaned_data["note"]}

@@ -82,6 +82,13 @@ class LeadListFilterForm(PeriodFieldsMixin, forms.Form):
     )
     campaign = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     owner = forms.ChoiceField(required=False)
+    min_score = forms.IntegerField(
+        label="Min. score",
+        min_value=0,
+        max_value=1000,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "0", "inputmode": "numeric"}),
+    )
     sort = forms.ChoiceField(choices=list(LIST_SORT_LABELS.items()), required=False)
     # Drill-down from the pipeline: leads that entered this stage in the period.
     reached = forms.ChoiceField(choices=[("", "—"), *Stage.choices], required=False)
@@ -112,6 +119,7 @@ class LeadListFilterForm(PeriodFieldsMixin, forms.Form):
             campaign=self.value("campaign", None),
             stage=self.value("stage"),
             search=self.value("q"),
+            min_score=self.value("min_score", None),
         )
 
 

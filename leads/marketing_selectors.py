@@ -171,7 +171,8 @@ def nurture_leads(
 ) -> tuple[list[Lead], bool]:
     """Leads in nurture (stage recycled), most recently returned first, each annotated with
     its last return: ``return_reason`` and ``returned_at`` from the returned handoff,
-    ``returned_by`` (the user who moved it, or None) from the history row. Two queries; the
+    ``returned_by`` (the user who moved it, or None) and ``return_note`` (the rep's comment)
+    from the history row. Two queries; the
     boolean says whether another page follows."""
     last_return = Handoff.objects.filter(
         lead_id=OuterRef("pk"), status=Handoff.Status.RETURNED
@@ -186,6 +187,7 @@ def nurture_leads(
             return_reason=Subquery(last_return.values("return_reason")[:1]),
             returned_at=Subquery(last_return.values("closed_at")[:1]),
             returned_by_id=Subquery(last_recycle.values("actor_id")[:1]),
+            return_note=Subquery(last_recycle.values("note")[:1]),
         )
     )
     if reason:

@@ -491,6 +491,7 @@ class LeadFeedback(models.Model):
 
     class Moment(models.TextChoices):
         ACCEPT = "accept", "At accept"
+        WORKING = "work", "While working it"
         RETURN = "return", "At return"
         CLOSE = "close", "At close"
 

@@ -276,6 +276,13 @@ class ScoringSerializer(serializers.Serializer):
         read_only=True, allow_null=True, help_text="When every lead had been rescored with it."
     )
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+    based_on = serializers.IntegerField(
+        write_only=True,
+        required=False,
+        min_value=0,
+        help_text="The version your change starts from (0 when none was saved): if someone "
+        "saved another version since, the save is refused with 409 instead of overwriting it.",
+    )
     thresholds = ThresholdsSerializer()
     fit_rules = FitRuleSerializer(many=True, max_length=50)
     engagement_rules = EngagementRuleSerializer(many=True, max_length=len(EventKind.values))
@@ -357,6 +364,7 @@ class ScoringView(APIView):
             note=body["note"],
             fit_rules=body["fit_rules"],
             engagement_rules=body["engagement_rules"],
+            based_on=body.get("based_on"),
             **body["thresholds"],
         )
         return Response(ScoringSerializer(_scoring_out(scoring_active() or version)).data)

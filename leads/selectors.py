@@ -33,6 +33,7 @@ class QueueFilters:
     campaign: int | None = None
     stage: str = ""
     search: str = ""
+    min_score: int | None = None  # only leads scoring at least this
 
 
 def lead_search_q(term: str, *, through: str = "") -> Q:
@@ -100,6 +101,8 @@ def queue_handoffs(
         rows = rows.filter(lead__stage=filters.stage)
     if filters.search:
         rows = rows.filter(lead_search_q(filters.search, through="lead__"))
+    if filters.min_score is not None:
+        rows = rows.filter(lead__score__gte=filters.min_score)
     cursor = _cursor_decode(after)
     if cursor:
         due, score, pk = cursor
@@ -307,6 +310,8 @@ def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=No
         rows = rows.filter(owner_id=owner_id)
     if filters.search:
         rows = rows.filter(lead_search_q(filters.search))
+    if filters.min_score is not None:
+        rows = rows.filter(score__gte=filters.min_score)
     return rows.select_related("owner", "source_campaign").order_by("-created_at", "-pk")
 
 

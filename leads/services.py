@@ -11,7 +11,8 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth.models import User
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Value
+from django.db.models.functions import Cast, Floor
 from django.urls import reverse
 from django.utils import timezone
 
@@ -83,6 +84,9 @@ CONTACT_FIELDS = (
 
 
 # --- the lifecycle ------------------------------------------------------------------------
+UNOWNED_ACCEPT = "Assign this lead to a rep before accepting it."
+
+
 def transition_refusal(*, lead: Lead, actor: User | None, to: str) -> str | None:
     """Why ``actor`` may not move ``lead`` to ``to`` now, or None when the move is allowed.
 
@@ -96,6 +100,9 @@ def transition_refusal(*, lead: Lead, actor: User | None, to: str) -> str | None
         )
     if actor is None:  # the system (scoring, inbound) may only qualify
         return None if to in QUALIFIED_STAGES else "Only a person can make this move."
+    if to == Stage.SAL and lead.owner_id is None and is_manager(actor):
+        # Accepting is the owner's promise to work the lead: someone must own it first.
+        return UNOWNED_ACCEPT
     if is_manager(actor):
         return None
     if to in QUALIFIED_STAGES:
@@ -136,7 +143,7 @@ def lead_transition(
     if refusal:
         raise (
             NotAllowed(refusal)
-            if _is_permission_refusal(lead, to)
+            if _is_permission_refusal(lead, to, refusal)
             else DomainError(refusal, code="illegal_transition")
         )
     recorded = _validated_details(lead=lead, to=to, reason_code=reason_code, details=details)
@@ -203,8 +210,9 @@ def lead_transition(
     return lead
 
 
-def _is_permission_refusal(lead: Lead, to: str) -> bool:
-    return to in TRANSITIONS.get(lead.stage, ())
+def _is_permission_refusal(lead: Lead, to: str, refusal: str) -> bool:
+    # A legal move refused for who is asking (403), not for the lead's state (409).
+    return to in TRANSITIONS.get(lead.stage, ()) and refusal != UNOWNED_ACCEPT
 
 
 def _validated_details(*, lead: Lead, to: str, reason_code: str, details: dict | None) -> dict:
@@ -375,7 +383,22 @@ def _round_robin_pick(*, territory: Territory, today) -> User | None:
         return None
     chosen = min(available, key=lambda m: ((m.assigned_total + 1) / m.weight, m.pk))
     TerritoryMember.objects.filter(pk=chosen.pk).update(assigned_total=F("assigned_total") + 1)
+    _skipped_keep_pace(
+        territory=territory,
+        level=(chosen.assigned_total + 1) / chosen.weight,
+        available_pks=[m.pk for m in available],
+    )
     return chosen.rep
+
+
+def _skipped_keep_pace(*, territory: Territory, level: float, available_pks: list[int]) -> None:
+    """A turn a member could not take (away, at capacity) is not owed later: lift the members
+    skipped by this pick to the rotation's new level, so a rep back from two weeks off rejoins
+    the rotation instead of taking every lead until caught up."""
+    level_total = Cast(Floor(Value(level) * F("weight")), IntegerField())
+    TerritoryMember.objects.filter(territory=territory, assigned_total__lt=level_total).exclude(
+        pk__in=available_pks
+    ).update(assigned_total=level_total)
 
 
 # --- the queue ------------------------------------------------------------------------------

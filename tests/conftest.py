@@ -80,12 +80,9 @@ def client_for(client):
 
 
 # --- a real Celery worker ---------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def celery_worker_queue(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start `celery worker` on Redis against this session's test database; yield its queue."""
-    if not settings.REDIS_URL or connection.vendor != "postgresql":
-        pytest.skip("the worker fixture needs PostgreSQL and Redis")
-    queue = f"test-{uuid.uuid4().hex[:8]}"
+def worker_start(queue: str, tmp_path_factory) -> subprocess.Popen:
+    """Start a `celery worker` process consuming ``queue`` on Redis, writing to this session's
+    test database; return once it says it is ready."""
     db = settings.DATABASES["default"]
     env = {
         **os.environ,
@@ -128,12 +125,26 @@ def celery_worker_queue(django_db_setup, django_db_blocker, tmp_path_factory):
     if "ready" not in log.read_text():
         proc.kill()
         pytest.fail(f"celery worker did not start:\n{log.read_text()}")
-    yield queue
+    return proc
+
+
+def worker_stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
     except subprocess.TimeoutExpired:
         proc.kill()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_queue(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Start `celery worker` on Redis against this session's test database; yield its queue."""
+    if not settings.REDIS_URL or connection.vendor != "postgresql":
+        pytest.skip("the worker fixture needs PostgreSQL and Redis")
+    queue = f"test-{uuid.uuid4().hex[:8]}"
+    proc = worker_start(queue, tmp_path_factory)
+    yield queue
+    worker_stop(proc)
 
 
 @pytest.fixture

@@ -110,7 +110,7 @@ def queue_row(context, row, tab, action_ctx):
         )
     return format_html(
         '<tr id="lead-row-{}" data-row{}>\n'
-        '  <td><a href="{}">{}</a><div class="muted text-sm">{}</div>{}{}</td>\n'
+        '  <td><a href="{}">{}</a><div class="muted text-sm">{}</div>{}{}{}</td>\n'
         '  <td><span class="badge badge-stage-{}">{}</span></td>\n'
         '  <td><span class="badge badge-stage-{}">{}</span></td>\n'
         '  <td><span class="badge badge-temp-{}">{}</span></td>\n'
@@ -130,6 +130,7 @@ def queue_row(context, row, tab, action_ctx):
         format_html('<p class="text-success text-sm" role="status">✓ {}</p>', row.notice)
         if row.notice
         else "",
+        _rating_prompt(context, row, action_ctx) if row.rate_url else "",
         handoff.kind,
         row.kind_label,
         lead.stage,
@@ -141,6 +142,23 @@ def queue_row(context, row, tab, action_ctx):
         first_touch_clock(row.clock),
         owner,
         queue_row_actions(context, row, action_ctx),
+    )
+
+
+def _rating_prompt(context, row, action_ctx) -> SafeString:
+    """Right after a one-click accept: rate the lead's quality with one more click."""
+    return format_html(
+        '<form method="post" action="{}" class="rate-prompt inline-form" hx-post="{}" '
+        'hx-target="{}" hx-swap="outerHTML" hx-disabled-elt="find button">{}'
+        '<span class="text-sm">Lead quality?</span> '
+        '<button type="submit" name="rating" value="good" class="btn btn-sm btn-ghost">'
+        "Good fit</button> "
+        '<button type="submit" name="rating" value="poor" class="btn btn-sm btn-ghost">'
+        "Poor fit</button></form>",
+        row.rate_url,
+        row.rate_url,
+        action_ctx.target(row.lead),
+        _hidden_fields(context, action_ctx),
     )
 
 

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from core.errors import DomainError, InvalidInput, NotAllowed
+from core.links import object_url
 from core.roles import Role, is_manager, is_rep, role_required
 from leads.forms import MOVE_FORMS, FeedbackForm, NoteForm, TouchForm
 from leads.models import (
@@ -33,6 +34,7 @@ from leads.models import (
     ReturnReason,
     Stage,
 )
+from leads.scoring import explanation_text
 from leads.selectors import (
     TIMELINE_EVENTS,
     TIMELINE_SHOWS,
@@ -71,6 +73,8 @@ TIMELINE_STYLE = {
 }
 # When a rating is given, by the stage the lead is in (or moves to).
 FEEDBACK_MOMENT = {
+    Stage.SQL: LeadFeedback.Moment.WORKING,
+    Stage.OPPORTUNITY: LeadFeedback.Moment.WORKING,
     Stage.WON: LeadFeedback.Moment.CLOSE,
     Stage.LOST: LeadFeedback.Moment.CLOSE,
     Stage.RECYCLED: LeadFeedback.Moment.RETURN,
@@ -211,7 +215,11 @@ def _detail_context(
         "handoff_context": handoff_context,
         "campaign": handoff_context.get("campaign"),
         "fit": handoff_context.get("fit") or {},
-        "score_explanation": handoff_context.get("score_explanation") or [],
+        "score_explanation": (explained := handoff_context.get("score_explanation") or []),
+        # the score at handoff as one line to read out: "72 = 20 Pricing page view + 15 …"
+        "score_explanation_text": explanation_text(handoff_context.get("score") or 0, explained)
+        if explained
+        else "",
         "clock": _clock(handoff),
         "actions": (actions := lead_actions(lead=lead, handoff=handoff, user=request.user)),
         # whoever works the lead may ask marketing for deal-specific collateral
@@ -244,9 +252,15 @@ class ActionSpec:
     url: str
 
 
+class RatingWanted(str):
+    """A success message after which the queue row asks the rep to rate the lead's quality."""
+
+
 def _done(request: HttpRequest, lead: Lead, ctx: ActionContext, message: str) -> HttpResponse:
     if request.htmx and ctx.page == "queue":
-        return _fresh_row(request, lead, ctx, notice=message)
+        return _fresh_row(
+            request, lead, ctx, notice=message, ask_rating=isinstance(message, RatingWanted)
+        )
     fresh = None
     if ctx.page == "detail":
         try:
@@ -276,7 +290,13 @@ def _one_click_refused(
 
 
 def _fresh_row(
-    request: HttpRequest, lead: Lead, ctx: ActionContext, *, notice: str = "", error: str = ""
+    request: HttpRequest,
+    lead: Lead,
+    ctx: ActionContext,
+    *,
+    notice: str = "",
+    error: str = "",
+    ask_rating: bool = False,
 ) -> HttpResponse:
     """The lead's queue row as it is now, with what just happened to it."""
     handoff = queue_row_handoff(lead_id=lead.pk)
@@ -289,6 +309,8 @@ def _fresh_row(
         notice=notice,
         error=error,
     )
+    if ask_rating and not row.gone:
+        row.rate_url = object_url("leads:feedback", lead.pk)
     return _queue_row_response(request, row, ctx)
 
 
@@ -433,6 +455,8 @@ def lead_move(request: HttpRequest, pk: int, to: str) -> HttpResponse:
         handoff = lead_open_handoff(lead=lead) if to == Stage.SAL else None
         if handoff is not None and handoff.first_touch_at is None:
             message += " Log a touch to stop the first-touch clock."
+        if to == Stage.SAL and with_feedback and not feedback:
+            return RatingWanted(message)  # a one-click accept: ask for the rating in the row
         return message
 
     spec = ActionSpec(

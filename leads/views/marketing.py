@@ -97,7 +97,10 @@ def lead_list(request):
             "form": form,
             "filter_fields": [
                 form[name]
-                for name in ("q", "stage", "kind", "temperature", "campaign", "owner", "sort")
+                for name in (
+                    *("q", "stage", "kind", "temperature", "campaign", "owner", "min_score"),
+                    "sort",
+                )
             ],
             "leads": leads,
             "sort": sort,

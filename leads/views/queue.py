@@ -176,16 +176,21 @@ def lead_actions(*, lead: Lead, handoff: Handoff | None, user: User) -> list[Lea
             )
         )
     for to in lead_allowed_moves(lead=lead, user=user):
-        shortcut = "a" if to == Stage.SAL else ""
+        primary = NEXT_STEP.get(lead.stage) == to
+        shortcut, shortcut_label = "", ""
+        if to == Stage.SAL:
+            shortcut, shortcut_label = "a", "Accept the lead"
+        elif primary:
+            shortcut, shortcut_label = "s", "Next stage: " + move_label(lead=lead, to=to)
         actions.append(
             LeadAction(
                 to,
                 move_label(lead=lead, to=to),
                 object_url("leads:move", lead.pk, to),
                 needs_input=to not in ONE_CLICK_MOVES,
-                primary=NEXT_STEP.get(lead.stage) == to,
+                primary=primary,
                 shortcut=shortcut,
-                shortcut_label="Accept the lead" if shortcut else "",
+                shortcut_label=shortcut_label,
             )
         )
     owns = lead.owner_id == user.pk or (handoff is not None and handoff.owner_id == user.pk)
@@ -259,6 +264,7 @@ class QueueRow:
     hidden: bool = False  # gone out of the user's sight: say nothing about the lead
     notice: str = ""
     error: str = ""
+    rate_url: str = ""  # just accepted in one click: the row asks for a quality rating
     selected: bool = False
     waiting: str = ""  # how long a pool lead has waited
     # What the row prints, worked out once here: the template only places it.

@@ -5,10 +5,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core import mail
 
 from core.models import Notification
 from leads.models import Handoff, LeadAssignment, RepAbsence, Stage, Territory, TerritoryMember
-from leads.services import lead_transition, territory_for_lead
+from leads.services import lead_transition, territory_for_lead, territory_member_add
 from tests.factories import UserFactory
 from tests.leads.factories import (
     LeadFactory,
@@ -73,6 +74,10 @@ def test_assignment_by_rule_writes_the_handoff_the_history_and_tells_the_rep(
         handoff,
     )
     assert Notification.objects.filter(user=rep, kind=Notification.Kind.ASSIGNED).count() == 1
+    # and by email, with a link to the lead
+    (email,) = mail.outbox
+    assert email.to == [rep.email]
+    assert handoff.lead.get_absolute_url() in email.body
 
 
 def test_a_member_with_weight_two_gets_twice_as_many(marketer):
@@ -105,9 +110,9 @@ def test_a_rep_away_today_is_skipped_until_the_absence_ends(marketer):
     RepAbsence.objects.create(rep=present, starts_on=date(2026, 3, 1), ends_on=date(2026, 3, 8))
     # while the absence covers today, every lead goes to the rep who is in
     assert _qualify(marketer, 3) == ["rr2", "rr2", "rr2"]
-    # the day after it ends, the rep is back in the rotation and catches up
+    # the day after it ends, the rep rejoins the rotation at its level: no burst of missed turns
     with time_machine.travel(TODAY + timedelta(days=1), tick=False):
-        assert _qualify(marketer, 2) == ["rr1", "rr1"]
+        assert _qualify(marketer, 4) == ["rr1", "rr2", "rr1", "rr2"]
 
 
 def test_a_rep_at_capacity_is_skipped_until_a_lead_closes(marketer):
@@ -158,15 +163,31 @@ def test_the_rotation_cursor_survives_a_restart(marketer):
     assert [m.assigned_total for m in fresh.members.order_by("pk")] == [3, 3, 3]
 
 
-def test_a_member_who_joins_late_catches_up_first(marketer):
-    # Documents the cursor rule as it is: least assigned per unit of weight, counted from
-    # zero, so a newcomer (or a rep back from a long absence) gets a burst of leads.
+@time_machine.travel(TODAY, tick=False)
+def test_a_rep_back_from_two_weeks_off_is_not_flooded_with_missed_turns(marketer):
+    # given three reps, one of them away for two weeks while twelve leads arrive
+    territory = TerritoryFactory(countries=["US"])
+    away, *present = _reps(3)
+    for rep in (away, *present):
+        _member(territory, rep)
+    RepAbsence.objects.create(rep=away, starts_on=date(2026, 3, 1), ends_on=date(2026, 3, 20))
+    assert Counter(_qualify(marketer, 12)) == {"rr2": 6, "rr3": 6}
+    # when the rep is back and six more leads arrive
+    with time_machine.travel(TODAY + timedelta(days=11), tick=False):
+        owners = _qualify(marketer, 6)
+    # then they share them evenly instead of the returning rep taking all six
+    assert Counter(owners) == {"rr1": 2, "rr2": 2, "rr3": 2}
+
+
+def test_a_rep_added_to_a_running_territory_joins_at_its_level(marketer, manager):
     territory = TerritoryFactory(countries=["US"])
     old, newcomer = _reps(2)
     _member(territory, old)
     _qualify(marketer, 3)
-    _member(territory, newcomer)
-    assert _qualify(marketer, 4) == ["rr2", "rr2", "rr2", "rr1"]
+    territory_member_add(
+        actor=manager, territory_id=territory.pk, rep=newcomer, weight=1, capacity=None
+    )
+    assert _qualify(marketer, 4) == ["rr1", "rr2", "rr1", "rr2"]
 
 
 def test_the_first_matching_territory_by_priority_wins(marketer):

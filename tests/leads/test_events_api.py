@@ -161,6 +161,7 @@ def test_an_unknown_email_creates_a_new_lead_from_the_event(
                 "kind": "webinar_attended",
                 "campaign": campaign.pk,
                 "url": "https://example.com/webinar",
+                "metadata": {"webinar": "Pipeline 101", "minutes_watched": 42},
             },
             format="json",
         )
@@ -175,6 +176,7 @@ def test_an_unknown_email_creates_a_new_lead_from_the_event(
     assert LeadStageChange.objects.filter(lead=lead, to_stage=Stage.NEW, actor=None).exists()
     event = lead.events.get()
     assert (event.campaign, event.url) == (campaign, "https://example.com/webinar")
+    assert event.metadata == {"webinar": "Pipeline 101", "minutes_watched": 42}
 
 
 def test_a_trial_signup_makes_a_pql_and_a_chat_a_cql(

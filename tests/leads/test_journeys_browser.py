@@ -101,3 +101,4 @@ def test_a_returned_lead_reaches_the_marketers_nurture_list_and_bell(browser, li
     listing = marketer_page.locator("main")
     expect(listing).to_contain_text("Alan Kay")
     expect(listing).to_contain_text("No budget")
+    expect(listing).to_contain_text("Budget frozen until spring")

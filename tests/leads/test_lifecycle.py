@@ -169,6 +169,20 @@ def test_manager_may_act_on_any_reps_lead(rep, manager):
 
 
 @pytest.mark.django_db
+def test_a_manager_cannot_accept_a_pool_lead_that_nobody_owns(manager):
+    # given a lead waiting in the pool
+    lead = pool_lead()
+    # when a manager tries to accept it, the move is refused as a conflict with its state
+    with pytest.raises(DomainError, match="Assign this lead to a rep") as refused:
+        lead_transition(lead_id=lead.pk, actor=manager, to=Stage.SAL)
+    assert refused.value.status_code == 409
+    # then it is still in the pool, where a rep can claim it, and no history was written
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.MQL
+    assert Handoff.objects.get(lead=lead).status == Handoff.Status.POOL
+    assert not LeadStageChange.objects.filter(lead=lead, to_stage=Stage.SAL).exists()
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize(
     ("stage", "to", "field"),
     [

@@ -76,6 +76,28 @@ def test_a_second_put_is_the_next_version(api_as, manager, django_capture_on_com
     ]
 
 
+def test_a_put_based_on_an_outdated_version_is_refused_and_changes_nothing(
+    api_as, marketer, manager, django_capture_on_commit_callbacks
+):
+    # given two editors who both read version 1
+    with django_capture_on_commit_callbacks(execute=True):
+        api_as(marketer).put(URL, RULES, format="json")
+    # when the manager saves version 2 from it, then the marketer saves from version 1 too
+    with django_capture_on_commit_callbacks(execute=True):
+        first = api_as(manager).put(
+            URL, {**RULES, "based_on": 1, "note": "Manager's cut"}, format="json"
+        )
+        late = api_as(marketer).put(
+            URL, {**RULES, "based_on": 1, "note": "Marketer's cut"}, format="json"
+        )
+    # then the manager's save stands and the marketer hears why theirs did not
+    assert first.status_code == 200 and first.json()["version"] == 2
+    assert late.status_code == 409
+    assert "changed while you edited them (version 2" in late.json()["detail"]
+    assert ScoringModel.objects.get(is_active=True).note == "Manager's cut"
+    assert ScoringModel.objects.count() == 2
+
+
 def test_invalid_rules_answer_field_level_errors(api_as, marketer):
     body = {
         **RULES,

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from leads.models import EngagementEvent, EventKind, Lead, Temperature
 from leads.tasks import rescore_pending
 from smarketing.celery import app
-from tests.conftest import wait_for
+from tests.conftest import wait_for, worker_start, worker_stop
 from tests.factories import UserFactory
 from tests.leads.factories import LeadFactory, scoring_version
 
@@ -79,30 +79,36 @@ def test_event_to_visible_score_p95_is_under_five_seconds(real_broker, integrati
     assert p95 < 5
 
 
-def test_events_stored_while_no_worker_consumes_are_caught_up_by_the_sweep(
-    real_broker, integration_client
+def test_events_stored_while_the_worker_is_stopped_are_caught_up_by_the_sweep(
+    real_broker, integration_client, tmp_path_factory
 ):
     scoring_version(engagement=[DEMO], warm=20, hot=40, mql=500)
     leads = [LeadFactory(needs_rescore=False) for _ in range(3)]
-    # given tasks going to a queue no worker consumes: the worker is "stopped" for them
-    nobody = f"nobody-{uuid.uuid4().hex[:8]}"
-    app.conf.task_default_queue = nobody
+    # given a worker of its own for this test, which is then stopped
+    queue = f"lost-{uuid.uuid4().hex[:8]}"
+    app.conf.task_default_queue = queue
+    worker_stop(worker_start(queue, tmp_path_factory))
     try:
+        # when events arrive while it is down
         response = integration_client.post(
             URL, [{"lead": lead.pk, "kind": "demo_request"} for lead in leads], format="json"
         )
-        # then the events are stored, the leads flagged, and no score moved
+        # then the events are stored and their leads flagged, though no score moved
         assert response.status_code == 202
-        time.sleep(2)
         assert EngagementEvent.objects.filter(lead__in=leads).count() == 3
         assert set(
             Lead.objects.filter(pk__in=[x.pk for x in leads]).values_list("score", "needs_rescore")
         ) == {(0, True)}
+        # and the rescore tasks queued for the worker are lost (Redis here keeps nothing on disk)
+        with app.connection_for_write() as connection:
+            assert connection.default_channel.queue_purge(queue) >= 1
+        # when the worker starts again and the beat's sweep reaches it
+        worker = worker_start(queue, tmp_path_factory)
+        try:
+            rescore_pending.delay()
+            # then every score is up to date
+            wait_for(lambda: all(_scored(lead.pk, 40) for lead in leads), timeout=10)
+        finally:
+            worker_stop(worker)
     finally:
         app.conf.task_default_queue = real_broker
-        with app.connection_for_write() as connection:
-            connection.default_channel.queue_purge(nobody)
-    # when the beat's sweep reaches the worker
-    rescore_pending.delay()
-    # then every score is up to date
-    wait_for(lambda: all(_scored(lead.pk, 40) for lead in leads), timeout=10)

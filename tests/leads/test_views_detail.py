@@ -192,6 +192,46 @@ def test_the_handoff_context_leaves_out_events_after_the_handoff(client, rep):
     assert "Demo request" not in context
 
 
+def test_the_handoff_context_reads_the_score_out_as_a_sum_with_decay_and_caps(client, rep):
+    # given a lead handed off at 72, most of it from decayed and capped engagement
+    lead = handed_off(score=72)
+    handoff = Handoff.objects.get(lead=lead)
+    handoff.context |= {
+        "score": 72,
+        "score_explanation": [
+            {
+                "type": "engagement",
+                "rule": "Pricing page view",
+                "points": 40,
+                "raw": 90,
+                "events": 3,
+                "cap": 40,
+            },
+            {"type": "fit", "rule": "Title contains “VP”", "points": 15},
+            {
+                "type": "engagement",
+                "rule": "Demo request",
+                "points": 17,
+                "raw": 25,
+                "events": 1,
+                "cap": None,
+            },
+        ],
+    }
+    handoff.save(update_fields=["context"])
+    client.force_login(rep)
+    client.post(reverse("leads:claim", args=[lead.pk]))
+    # when the rep opens it
+    body = client.get(detail(lead)).content.decode()
+    context = body[body.index('id="context-heading"') : body.index('<ol class="timeline">')]
+    # then the handoff says how the 72 came about, point by point, decay and caps included
+    assert (
+        "72 = 40 Pricing page view ×3 (decayed from 90, capped at 40) + 15 Title contains "
+        "“VP” + 17 Demo request (decayed from 25)"
+    ) in context.replace("&quot;", '"')
+    assert "capped at 40, 90 before decay" in context
+
+
 def test_a_busy_lead_shows_its_latest_events_and_says_so(client, rep):
     # given the rep's lead with more page views than the timeline shows
     lead = owned_lead(rep, stage=Stage.SAL)
@@ -559,6 +599,8 @@ def test_rating_a_lead_records_the_feedback(client, rep):
         "Intern",
     )
     assert "Thanks: rated poor fit." in response.content.decode()
+    # a rating given after discovery is not filed as one given at accept
+    assert feedback.moment == LeadFeedback.Moment.WORKING
 
 
 def test_rating_without_a_rating_shows_a_field_error(client, rep):

@@ -3,6 +3,7 @@
 from datetime import date
 
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from core.errors import NotAllowed
@@ -90,6 +91,9 @@ def test_manager_reassigns_a_lead_to_another_rep(
     assert move.reason == LeadAssignment.Reason.REASSIGNED
     assert notified(rep) == [Notification.Kind.REASSIGNED]
     assert notified(other_rep) == [Notification.Kind.REASSIGNED]
+    assert sorted(address for email in mail.outbox for address in email.to) == sorted(
+        [rep.email, other_rep.email]
+    )
 
 
 @pytest.mark.django_db

@@ -14,12 +14,14 @@ from tests.campaigns.factories import CampaignFactory
 from tests.leads.factories import HandoffFactory, LeadFactory, owned_lead
 
 
-def returned_lead(*, marketer, rep, reason: str, **lead_fields) -> Lead:
+def returned_lead(*, marketer, rep, reason: str, note: str = "", **lead_fields) -> Lead:
     """A lead marketing qualified, the rep claimed and then returned with ``reason``."""
     lead = LeadFactory(stage=Stage.NEW, **lead_fields)
     lead_transition(lead_id=lead.pk, actor=marketer, to=Stage.MQL)
     lead_claim(lead_id=lead.pk, rep=rep)
-    return lead_transition(lead_id=lead.pk, actor=rep, to=Stage.RECYCLED, reason_code=reason)
+    return lead_transition(
+        lead_id=lead.pk, actor=rep, to=Stage.RECYCLED, reason_code=reason, note=note
+    )
 
 
 def listed(response) -> list[str]:
@@ -49,6 +51,27 @@ def test_leads_list_filters_by_stage_kind_temperature_campaign_owner_and_search(
     assert mine.email not in listed(client.get(url, {"owner": "none"}))
     assert listed(client.get(url, {"q": "rockets"})) == [acme.email]
     assert len(listed(client.get(url))) == 5
+
+
+@pytest.mark.django_db
+def test_leads_list_and_its_export_keep_leads_scoring_at_least_the_minimum(client_for, marketer):
+    # given leads scoring 39, 40 and 85
+    LeadFactory(email="cold@x.example", score=39)
+    warm = LeadFactory(email="warm@x.example", score=40)
+    hot = LeadFactory(email="hot@x.example", score=85)
+    client = client_for(marketer)
+    # when the marketer asks for a score of at least 40, highest first
+    response = client.get(reverse("leads:list"), {"min_score": 40, "sort": "score"})
+    # then the list and its CSV export hold the two that qualify
+    assert listed(response) == [hot.email, warm.email]
+    export = client.get(reverse("leads:list_csv"), {"min_score": 40})
+    body = b"".join(export.streaming_content).decode()
+    assert "warm@x.example" in body and "hot@x.example" in body
+    assert "cold@x.example" not in body
+    # and a score that is not a number is a field error, not a crash
+    response = client.get(reverse("leads:list"), {"min_score": "lots"})
+    assert response.status_code == 200
+    assert "Enter a whole number." in response.content.decode()
 
 
 @pytest.mark.django_db
@@ -127,12 +150,19 @@ def test_leads_list_takes_a_fixed_number_of_queries(
 @pytest.mark.django_db
 def test_nurture_lists_returned_leads_with_reason_who_and_when(client_for, marketer, rep):
     # given a lead the rep returned for lack of budget, and a lead still with sales
-    lead = returned_lead(marketer=marketer, rep=rep, reason="no_budget", email="nb@x.example")
+    lead = returned_lead(
+        marketer=marketer,
+        rep=rep,
+        reason="no_budget",
+        note="Budget frozen until <b>spring</b>",
+        email="nb@x.example",
+    )
     owned_lead(rep, email="working@x.example")
     # when marketing opens the nurture page
     response = client_for(marketer).get(reverse("leads:nurture"))
-    # then the returned lead is listed with its reason, who returned it and when
+    # then the returned lead is listed with its reason, the rep's comment, who returned it and when
     assert listed(response) == [lead.email]
+    assert "Budget frozen until &lt;b&gt;spring&lt;/b&gt;" in response.content.decode()
     row = response.context["leads"][0]
     assert (row.return_reason, row.returned_by) == ("no_budget", rep)
     assert row.returned_at == Handoff.objects.get(lead=lead).closed_at

@@ -226,6 +226,7 @@ def test_durations_are_compact():
         ("kind", {"kind": Stage.PQL}, {"kind": Stage.CQL}),
         ("temperature", {"temperature": Temperature.HOT}, {"temperature": Temperature.COLD}),
         ("stage", {"stage": Stage.SAL}, {"stage": Stage.MQL}),
+        ("min_score", {"score": 80}, {"score": 79}),
     ],
 )
 def test_filters_narrow_my_leads(client, rep, param, matching, other):
@@ -464,6 +465,54 @@ def test_accept_from_the_queue_updates_the_row_and_writes_history(client, rep):
     assert "Qualify to SQL" in body
     assert "Accepted." in body
     assert '<div id="action-dialog-slot" hx-swap-oob="innerHTML"></div>' in body
+
+
+def test_after_a_one_click_accept_the_row_asks_for_a_rating_that_one_more_click_records(
+    client, rep
+):
+    # given a lead the rep just accepted with one click in its row
+    lead = assigned(rep)
+    client.force_login(rep)
+    body = move(client, lead, Stage.SAL).content.decode()
+    feedback_url = reverse("leads:feedback", args=[lead.pk])
+    # then the row asks how good the lead is, with a button per rating
+    assert "Lead quality?" in body and f'hx-post="{feedback_url}"' in body
+    assert 'name="rating" value="good"' in body and 'name="rating" value="poor"' in body
+    # when the rep clicks "Poor fit"
+    rated = client.post(
+        feedback_url,
+        {"ctx": "queue", "tab": "mine", "next": f"{QUEUE}?tab=mine", "rating": "poor"},
+        headers=HTMX,
+    ).content.decode()
+    # then marketing gets the rating as given at accept, and the row stops asking
+    feedback = LeadFeedback.objects.get(lead=lead)
+    assert (feedback.rating, feedback.moment, feedback.rep) == ("poor", "accept", rep)
+    assert "Thanks: rated poor fit." in rated
+    assert "Lead quality?" not in rated
+
+
+def test_an_accept_that_came_with_a_rating_does_not_ask_again(client, rep):
+    lead = assigned(rep)
+    client.force_login(rep)
+    body = move(client, lead, Stage.SAL, {"rating": "good"}, dialog=True).content.decode()
+    assert LeadFeedback.objects.get(lead=lead).moment == "accept"
+    assert "Lead quality?" not in body
+
+
+def test_a_rep_can_rate_a_lead_while_disqualifying_it(client, rep):
+    lead = assigned(rep, stage=Stage.SAL)
+    client.force_login(rep)
+    move(
+        client,
+        lead,
+        Stage.DISQUALIFIED,
+        {"reason_code": "student", "rating": "poor", "tags": ["wrong_persona"]},
+        dialog=True,
+    )
+    assert Lead.objects.get(pk=lead.pk).stage == Stage.DISQUALIFIED
+    feedback = LeadFeedback.objects.get(lead=lead)
+    rated = (feedback.rating, feedback.moment, feedback.tags)
+    assert rated == ("poor", "return", ["wrong_persona"])
 
 
 def test_accept_without_js_redirects_back_to_the_queue_with_a_message(client, rep):
@@ -754,6 +803,24 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     expect(dialog).to_have_count(0)
     expect(row.locator(".sla-done")).to_have_text("touched")
     assert Handoff.objects.get(lead=urgent).first_touch_at is not None
+
+    # and ? lists what the keys do here, the row's next stage among them
+    page.wait_for_function(
+        "pk => { const link = document.querySelector(`#lead-row-${pk} a[data-shortcut='s']`);"
+        " return !!(link && link['htmx-internal-data'] && link['htmx-internal-data'].initHash); }",
+        arg=urgent.pk,
+    )
+    page.keyboard.press("?")
+    help_dialog = page.locator("dialog#shortcut-help")
+    expect(help_dialog).to_contain_text("Next stage: Qualify to SQL")
+    expect(help_dialog).to_contain_text("Log a call, email or meeting")
+    expect(help_dialog).to_contain_text("Claim the next lead from the pool")
+    page.keyboard.press("Escape")
+    expect(help_dialog).not_to_be_visible()
+    # and s opens the next stage's form for the selected lead: BANT to qualify to SQL
+    page.keyboard.press("s")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_label("Budget")).to_be_visible()
 
     # then nothing broke: no script errors and no content-security-policy violations
     assert [p for p in problems if "favicon" not in p and "404" not in p] == []
