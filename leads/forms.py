@@ -23,6 +23,17 @@ ANY = ("", "Any")
 QUEUE_STAGES = (Stage.MQL, Stage.PQL, Stage.CQL, Stage.SAL, Stage.SQL, Stage.OPPORTUNITY)
 
 
+def min_score_field() -> forms.IntegerField:
+    """The "at least this score" filter of the queue and the leads list."""
+    return forms.IntegerField(
+        label="Min. score",
+        min_value=0,
+        max_value=1000,
+        required=False,
+        widget=forms.NumberInput(attrs={"placeholder": "0", "inputmode": "numeric"}),
+    )
+
+
 class QueueFilterForm(forms.Form):
     """The queue's GET parameters; invalid values are dropped rather than failing the page."""
 
@@ -50,13 +61,7 @@ class QueueFilterForm(forms.Form):
             attrs={"type": "search", "placeholder": "Name, email or company", "autocomplete": "off"}
         ),
     )
-    min_score = forms.IntegerField(
-        label="Min. score",
-        min_value=0,
-        max_value=1000,
-        required=False,
-        widget=forms.NumberInput(attrs={"placeholder": "0", "inputmode": "numeric"}),
-    )
+    min_score = min_score_field()
     after = forms.CharField(max_length=100, required=False, widget=forms.HiddenInput)
 
     FILTER_FIELDS = ("kind", "temperature", "campaign", "stage", "search", "min_score")

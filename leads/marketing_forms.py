@@ -4,6 +4,7 @@ actions (qualify, disqualify). Forms parse and shape input; the rules live in th
 from django import forms
 
 from core.errors import DomainError
+from leads.forms import min_score_field
 from leads.marketing_selectors import LIST_SORT_LABELS, NO_OWNER
 from leads.models import QUALIFIED_STAGES, DisqualifyReason, ReturnReason, Stage, Temperature
 from leads.pipeline import DEFAULT_PERIOD, PERIOD_PRESETS, FunnelFilters, Period, period_resolve
@@ -82,13 +83,7 @@ class LeadListFilterForm(PeriodFieldsMixin, forms.Form):
     )
     campaign = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
     owner = forms.ChoiceField(required=False)
-    min_score = forms.IntegerField(
-        label="Min. score",
-        min_value=0,
-        max_value=1000,
-        required=False,
-        widget=forms.NumberInput(attrs={"placeholder": "0", "inputmode": "numeric"}),
-    )
+    min_score = min_score_field()
     sort = forms.ChoiceField(choices=list(LIST_SORT_LABELS.items()), required=False)
     # Drill-down from the pipeline: leads that entered this stage in the period.
     reached = forms.ChoiceField(choices=[("", "—"), *Stage.choices], required=False)

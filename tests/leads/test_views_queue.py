@@ -744,6 +744,15 @@ def test_plain_posts_never_redirect_off_site(client, rep):
 
 
 # --- in a browser -------------------------------------------------------------------------------
+def wait_until_wired(page, selector: str) -> None:
+    """Wait until htmx has processed the element (a row swapped in is wired a moment later)."""
+    page.wait_for_function(
+        "sel => { const el = document.querySelector(sel);"
+        " return !!(el && el['htmx-internal-data'] && el['htmx-internal-data'].initHash); }",
+        arg=selector,
+    )
+
+
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, page):
@@ -777,22 +786,14 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     expect(clock).to_have_attribute("data-clock-due", re.compile(r"\d{4}-\d\d-\d\dT"))
 
     # and, once htmx has wired the swapped-in row, a accepts the selected lead in place
-    page.wait_for_function(
-        "pk => { const form = document.querySelector(`#lead-row-${pk} form[hx-post]`);"
-        " return !!(form && form['htmx-internal-data'] && form['htmx-internal-data'].initHash); }",
-        arg=urgent.pk,
-    )
+    wait_until_wired(page, f"#lead-row-{urgent.pk} form[hx-post]")
     page.keyboard.press("a")
     expect(row).to_contain_text("Accepted.")
     expect(row.locator(".badge-stage-sal")).to_be_visible()
 
     # and, once htmx has wired the row swapped in again, t opens the touch dialog; a missing
     # outcome is flagged, then the touch is logged
-    page.wait_for_function(
-        "pk => { const link = document.querySelector(`#lead-row-${pk} a[hx-get][data-shortcut]`);"
-        " return !!(link && link['htmx-internal-data'] && link['htmx-internal-data'].initHash); }",
-        arg=urgent.pk,
-    )
+    wait_until_wired(page, f"#lead-row-{urgent.pk} a[hx-get][data-shortcut]")
     page.keyboard.press("t")
     dialog = page.locator("dialog#action-dialog")
     expect(dialog).to_be_visible()
@@ -805,11 +806,7 @@ def test_a_rep_works_the_queue_by_keyboard_without_csp_violations(live_server, p
     assert Handoff.objects.get(lead=urgent).first_touch_at is not None
 
     # and ? lists what the keys do here, the row's next stage among them
-    page.wait_for_function(
-        "pk => { const link = document.querySelector(`#lead-row-${pk} a[data-shortcut='s']`);"
-        " return !!(link && link['htmx-internal-data'] && link['htmx-internal-data'].initHash); }",
-        arg=urgent.pk,
-    )
+    wait_until_wired(page, f"#lead-row-{urgent.pk} a[data-shortcut='s']")
     page.keyboard.press("?")
     help_dialog = page.locator("dialog#shortcut-help")
     expect(help_dialog).to_contain_text("Next stage: Qualify to SQL")
