@@ -28,7 +28,8 @@ FLAT_MAX = 7
 
 NAV_ITEMS: tuple[NavItem, ...] = (
     NavItem("Lead queue", "leads:queue", (Role.REP,), "g q", "Leads"),
-    NavItem("Leads", "leads:list", (Role.MARKETER,), "g l", "Leads"),
+    # Marketing's every lead; a rep's own leads in every stage (the queue holds the open ones).
+    NavItem("Leads", "leads:list", (Role.REP, Role.MARKETER), "g l", "Leads"),
     NavItem("Import leads", "imports:lead_import", (Role.MARKETER,), "g i", "Leads"),
     NavItem("Returned to nurture", "leads:nurture", (Role.MARKETER,), "g n", "Leads"),
     NavItem("Pipeline", "leads:pipeline", ALL, "g p", "Leads"),

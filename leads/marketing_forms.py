@@ -7,7 +7,14 @@ from core.errors import DomainError
 from leads.forms import min_score_field
 from leads.marketing_selectors import LIST_SORT_LABELS, NO_OWNER
 from leads.models import QUALIFIED_STAGES, DisqualifyReason, ReturnReason, Stage, Temperature
-from leads.pipeline import DEFAULT_PERIOD, PERIOD_PRESETS, FunnelFilters, Period, period_resolve
+from leads.pipeline import (
+    DEFAULT_PERIOD,
+    PERIOD_PRESETS,
+    QUALIFIED,
+    FunnelFilters,
+    Period,
+    period_resolve,
+)
 from leads.selectors import QueueFilters
 
 KIND_CHOICES = [("", "Any kind"), *[(s.value, s.label) for s in QUALIFIED_STAGES]]
@@ -76,7 +83,10 @@ class FunnelFilterForm(PeriodFieldsMixin, forms.Form):
 
 class LeadListFilterForm(PeriodFieldsMixin, forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
-    stage = forms.ChoiceField(choices=[("", "Any stage"), *Stage.choices], required=False)
+    stage = forms.ChoiceField(
+        choices=[("", "Any stage"), (QUALIFIED, "MQL, PQL or CQL"), *Stage.choices],
+        required=False,
+    )
     kind = forms.ChoiceField(choices=KIND_CHOICES, required=False)
     temperature = forms.ChoiceField(
         choices=[("", "Any temperature"), *Temperature.choices], required=False
@@ -86,7 +96,9 @@ class LeadListFilterForm(PeriodFieldsMixin, forms.Form):
     min_score = min_score_field()
     sort = forms.ChoiceField(choices=list(LIST_SORT_LABELS.items()), required=False)
     # Drill-down from the pipeline: leads that entered this stage in the period.
-    reached = forms.ChoiceField(choices=[("", "—"), *Stage.choices], required=False)
+    reached = forms.ChoiceField(
+        choices=[("", "—"), (QUALIFIED, "MQL, PQL or CQL"), *Stage.choices], required=False
+    )
 
     def __init__(self, *args, campaigns, reps, **kwargs):
         super().__init__(*args, **kwargs)

@@ -11,7 +11,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from core.csv_export import CSV_CHUNK_SIZE
 from leads.models import Handoff, Lead, LeadStageChange, ReturnReason, Stage
 from leads.pipeline import Period
-from leads.selectors import QueueFilters, lead_list
+from leads.selectors import QueueFilters, lead_list, stages_of
 
 LIST_PAGE_SIZE = 50
 NURTURE_PAGE_SIZE = 50
@@ -53,7 +53,7 @@ def lead_list_rows(*, user: User, query: LeadListQuery) -> QuerySet[Lead]:
             Exists(
                 LeadStageChange.objects.filter(
                     lead_id=OuterRef("pk"),
-                    to_stage=query.reached,
+                    to_stage__in=stages_of(query.reached),
                     created_at__gte=query.period.start,
                     created_at__lt=query.period.end,
                 )

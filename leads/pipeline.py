@@ -65,8 +65,8 @@ class FunnelStep:
 
     @property
     def list_stage(self) -> str:
-        """The stage the leads list filters on, "" when the step spans several stages."""
-        return self.stages[0] if len(self.stages) == 1 else ""
+        """The stage the leads list filters on: the step's one stage, or the qualified group."""
+        return self.stages[0] if len(self.stages) == 1 else self.key
 
 
 FUNNEL_STEPS: tuple[FunnelStep, ...] = (

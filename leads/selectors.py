@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from core.errors import NotAllowed
 from core.roles import is_manager, is_marketer, is_rep
 from leads.models import (
+    QUALIFIED_STAGES,
     EngagementEvent,
     Handoff,
     Lead,
@@ -21,6 +22,7 @@ from leads.models import (
     Stage,
     Touch,
 )
+from leads.pipeline import QUALIFIED
 from leads.services import TRANSITIONS, transition_refusal
 
 QUEUE_PAGE_SIZE = 25
@@ -297,6 +299,12 @@ def lead_allowed_moves(*, lead: Lead, user: User) -> list[str]:
     ]
 
 
+def stages_of(stage: str) -> tuple[str, ...]:
+    """A stage filter's stages: it may name the three qualified stages at once (the
+    pipeline's "Qualified" step)."""
+    return tuple(QUALIFIED_STAGES) if stage == QUALIFIED else (stage,)
+
+
 def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=None) -> QuerySet:
     """All leads the user may see, filtered, newest first, with what a list row shows."""
     rows = Lead.objects.filter(lead_visibility_q(user))
@@ -307,7 +315,7 @@ def lead_list(*, user: User, filters: QueueFilters = QueueFilters(), owner_id=No
     if filters.campaign:
         rows = rows.filter(source_campaign_id=filters.campaign)
     if filters.stage:
-        rows = rows.filter(stage=filters.stage)
+        rows = rows.filter(stage__in=stages_of(filters.stage))
     if owner_id:
         rows = rows.filter(owner_id=owner_id)
     if filters.search:

@@ -110,6 +110,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # PostgreSQL's JIT compiles any query whose cost estimate is high, even one that returns a
+    # page of 50 rows: ~300 ms of compiling for a 200 ms list query. Nothing here gains from it.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # Services own their transactions (STYLE.md).
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

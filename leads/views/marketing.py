@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.csv_export import csv_streaming_response
 from core.errors import DomainError, NotAllowed
-from core.roles import Role, is_manager, role_required
+from core.roles import Role, has_role, is_manager, role_required
 from leads.marketing_forms import (
     DisqualifyForm,
     LeadListFilterForm,
@@ -59,6 +59,11 @@ def _safe_back(request, default: str) -> str:
     return default
 
 
+def _own_leads_only(user) -> bool:
+    """A rep's list holds the leads they own, in any stage; marketing and managers see all."""
+    return not has_role(user, Role.MARKETER)
+
+
 def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
     """The leads list's filter form and what it asks for; the page and its export share it."""
     campaigns, reps = funnel_filter_choices()
@@ -66,9 +71,10 @@ def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
     if form.is_bound:
         form.is_valid()
     reached = form.value("reached")
+    own = _own_leads_only(request.user)
     query = LeadListQuery(
         filters=form.queue_filters(),
-        owner=form.value("owner"),
+        owner=str(request.user.pk) if own else form.value("owner"),
         sort=form.value("sort", "newest"),
         reached=reached,
         period=form.period() if reached else None,
@@ -76,9 +82,10 @@ def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
     return form, query
 
 
-@role_required(Role.MARKETER)
+@role_required(Role.REP, Role.MARKETER)
 def lead_list(request):
     form, query = _list_query(request)
+    own = _own_leads_only(request.user)
     reached, sort = query.reached, query.sort
     after = request.GET.get("after", "")
     leads, next_cursor = lead_list_page(user=request.user, query=query, after=after)
@@ -93,7 +100,8 @@ def lead_list(request):
         request,
         "leads/list.html",
         {
-            "title": "Leads",
+            "title": "My leads" if own else "Leads",
+            "own": own,
             "form": form,
             "filter_fields": [
                 form[name]
@@ -101,12 +109,13 @@ def lead_list(request):
                     *("q", "stage", "kind", "temperature", "campaign", "owner", "min_score"),
                     "sort",
                 )
+                if not (own and name == "owner")
             ],
             "leads": leads,
             "sort": sort,
             "sort_label": LIST_SORT_LABELS.get(sort, ""),
             "sort_links": sort_links,
-            "reached_label": Stage(reached).label if reached else "",
+            "reached_label": dict(form.fields["reached"].choices).get(reached, ""),
             "reached_period": query.period,
             "clear_reached_url": _query_string(
                 params, reached=None, period=None, start=None, end=None, after=None

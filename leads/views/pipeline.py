@@ -95,9 +95,9 @@ def pipeline(request):
     preset_params = {"period": period.preset}
     if period.preset == "custom":
         preset_params |= {"start": period.first.isoformat(), "end": period.last.isoformat()}
-    now_links, reached_links = ({}, {})
-    if has_role(request.user, Role.MARKETER):  # the leads list is marketing's page
-        now_links, reached_links = _list_links(funnel, preset_params)
+    # Marketing's links open every lead of the step; a rep's open the leads they own in it.
+    now_links, reached_links = _list_links(funnel, preset_params)
+    own = not has_role(request.user, Role.MARKETER)
     rows = [
         {
             "row": row,
@@ -119,6 +119,7 @@ def pipeline(request):
             "side_rows": [r for r in rows if r["row"].step.side],
             "chart": _chart(funnel, reached_links),
             "headline": [rows_by_key[key] for key in ("new", "qualified", "sal", "won")],
+            "own": own,
         },
     )
 

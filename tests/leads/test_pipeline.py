@@ -318,14 +318,39 @@ def test_pipeline_page_draws_bars_and_links_each_stage_to_its_leads(world, clien
 
 
 @pytest.mark.django_db
-def test_reps_see_the_same_funnel_without_links_to_marketings_list(world, client_for, rep):
+def test_reps_see_the_same_funnel_and_each_stage_opens_the_leads_they_own_in_it(
+    world, client_for, rep
+):
+    # given the world, where the rep owns lead A (won) and another rep owns B (recycled)
     client = client_for(rep)
-    response = client.get(
-        reverse("leads:pipeline"), {"period": "custom", "start": "2026-01-01", "end": "2026-01-31"}
-    )
+    january = {"period": "custom", "start": "2026-01-01", "end": "2026-01-31"}
+    # when the rep opens January's funnel
+    response = client.get(reverse("leads:pipeline"), january)
+    # then the figures are the team's, as marketing sees them
     assert response.status_code == 200
-    assert rows(response.context["funnel"])["won"].reached == 1
-    assert reverse("leads:list") + "?" not in response.content.decode()
+    funnel = rows(response.context["funnel"])
+    assert (funnel["won"].reached, funnel["sal"].reached) == (1, 2)
+    html = response.content.decode()
+    assert "a figure's link lists the leads of it that you own" in html
+    # and following SAL's "reached" link lists the one of the two that is theirs
+    sal = next(r for r in response.context["main_rows"] if r["row"].step.key == "sal")
+    listed = client.get(sal["href"].replace("&amp;", "&"))
+    assert [lead.pk for lead in listed.context["leads"]] == [world["leads"][0].pk]
+
+
+@pytest.mark.django_db
+def test_the_qualified_step_opens_the_leads_in_mql_pql_or_cql(world, client_for, marketer):
+    client = client_for(marketer)
+    january = {"period": "custom", "start": "2026-01-01", "end": "2026-01-31"}
+    response = client.get(reverse("leads:pipeline"), january)
+    qualified = next(r for r in response.context["main_rows"] if r["row"].step.key == "qualified")
+    # the "now" link lists C (MQL), the "reached" link A, B and C (E went CQL in December)
+    a, b, c, *_ = world["leads"]
+    now = client.get(qualified["now_href"])
+    assert [lead.pk for lead in now.context["leads"]] == [c.pk]
+    reached = client.get(qualified["href"])
+    assert {lead.pk for lead in reached.context["leads"]} == {a.pk, b.pk, c.pk}
+    assert "entered MQL, PQL or CQL in" in reached.content.decode()
 
 
 @pytest.mark.django_db

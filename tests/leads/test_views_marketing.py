@@ -11,7 +11,7 @@ from leads.models import Handoff, Lead, LeadStageChange, Stage, Temperature
 from leads.selectors import QueueFilters
 from leads.services import lead_claim, lead_transition
 from tests.campaigns.factories import CampaignFactory
-from tests.leads.factories import HandoffFactory, LeadFactory, owned_lead
+from tests.leads.factories import HandoffFactory, LeadFactory, owned_lead, pool_lead
 
 
 def returned_lead(*, marketer, rep, reason: str, note: str = "", **lead_fields) -> Lead:
@@ -75,6 +75,31 @@ def test_leads_list_and_its_export_keep_leads_scoring_at_least_the_minimum(clien
 
 
 @pytest.mark.django_db
+def test_a_reps_list_holds_the_leads_they_own_in_every_stage_and_nobody_elses(
+    client_for, rep, other_rep
+):
+    # given the rep's open lead and closed deal, another rep's lead, a pool lead, a new lead
+    working = owned_lead(rep, stage=Stage.SAL, email="working@x.example")
+    won = owned_lead(rep, stage=Stage.WON, email="won@x.example")
+    owned_lead(other_rep, email="theirs@x.example")
+    pool_lead(email="pool@x.example")
+    LeadFactory(email="new@x.example")
+    client = client_for(rep)
+    # when the rep opens the leads list, even asking for the other rep's leads
+    response = client.get(reverse("leads:list"), {"owner": other_rep.pk})
+    # then it is "My leads": theirs alone, open and closed, with no owner filter to change that
+    assert response.status_code == 200
+    assert set(listed(response)) == {working.email, won.email}
+    html = response.content.decode()
+    assert "<h1>My leads</h1>" in html
+    assert 'name="owner"' not in html
+    assert "Export CSV" not in html and "Import leads" not in html
+    assert listed(client.get(reverse("leads:list"), {"stage": "won"})) == [won.email]
+    # and marketing's export stays marketing's
+    assert client.get(reverse("leads:list_csv")).status_code == 403
+
+
+@pytest.mark.django_db
 def test_leads_list_sorts_by_score_and_by_created_date(client_for, marketer):
     low = LeadFactory(email="low@x.example", score=10)
     high = LeadFactory(email="high@x.example", score=90)
@@ -133,13 +158,14 @@ def test_reached_drill_down_lists_leads_that_entered_the_stage_in_the_period(cli
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("n", [3, 30])
+@pytest.mark.parametrize("reader", ["marketer", "rep"])
 def test_leads_list_takes_a_fixed_number_of_queries(
-    n, client_for, marketer, rep, django_assert_num_queries
+    n, reader, client_for, marketer, rep, django_assert_num_queries
 ):
     campaign = CampaignFactory()
     for _ in range(n):
         owned_lead(rep, source_campaign=campaign)
-    client = client_for(marketer)
+    client = client_for(marketer if reader == "marketer" else rep)
     # session, user, roles, campaigns, reps, the page of leads, unread notifications
     with django_assert_num_queries(7):
         response = client.get(reverse("leads:list"), {"sort": "score", "campaign": campaign.pk})
@@ -272,9 +298,8 @@ def test_rep_cannot_qualify_a_lead(client_for, rep, marketer):
 
 
 @pytest.mark.django_db
-def test_rep_cannot_open_marketings_lists(client_for, rep):
+def test_rep_cannot_open_marketings_nurture_list(client_for, rep):
     client = client_for(rep)
-    assert client.get(reverse("leads:list")).status_code == 403
     assert client.get(reverse("leads:nurture")).status_code == 403
 
 
