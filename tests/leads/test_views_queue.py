@@ -332,6 +332,22 @@ def test_next_page_link_carries_the_cursor_and_the_filters(client, rep):
     assert "First page" in second.content.decode()
 
 
+def test_paging_through_ties_on_due_time_and_score_lists_every_lead_once(client, rep):
+    # given a weekend's worth of pool leads all due at one instant, in two score groups
+    due = timezone.now() + timedelta(hours=3)
+    leads = [pooled(score=50 if i % 2 else 70) for i in range(QUEUE_PAGE_SIZE + 6)]
+    Handoff.objects.filter(lead__in=leads).update(first_touch_due_at=due)
+    client.force_login(rep)
+    # when the rep pages through the pool
+    first = client.get(QUEUE, {"tab": "pool"})
+    link = re.search(r'href="(/leads/queue/\?[^"]+)" rel="next"', first.content.decode())
+    second = client.get(link.group(1).replace("&amp;", "&"))
+    # then both pages together hold each lead exactly once: higher scores first, then by id
+    seen = row_ids(first) + row_ids(second)
+    expected = sorted(leads, key=lambda lead: (-lead.score, Handoff.objects.get(lead=lead).pk))
+    assert seen == [lead.pk for lead in expected]
+
+
 # --- claim next and claim -------------------------------------------------------------------
 def test_claim_next_without_js_assigns_the_most_urgent_pool_lead(client, rep):
     # given two pool leads
