@@ -115,7 +115,7 @@ def lead_list(request):
             "sort": sort,
             "sort_label": LIST_SORT_LABELS.get(sort, ""),
             "sort_links": sort_links,
-            "reached_label": dict(form.fields["reached"].choices).get(reached, ""),
+            "reached_label": dict(form.fields["reached"].choices)[reached] if reached else "",
             "reached_period": query.period,
             "clear_reached_url": _query_string(
                 params, reached=None, period=None, start=None, end=None, after=None

@@ -50,7 +50,9 @@ def test_leads_list_filters_by_stage_kind_temperature_campaign_owner_and_search(
     assert listed(client.get(url, {"owner": rep.pk})) == [mine.email]
     assert mine.email not in listed(client.get(url, {"owner": "none"}))
     assert listed(client.get(url, {"q": "rockets"})) == [acme.email]
-    assert len(listed(client.get(url))) == 5
+    unfiltered = client.get(url)
+    assert len(listed(unfiltered)) == 5
+    assert "leads that entered" not in unfiltered.content.decode()
 
 
 @pytest.mark.django_db
@@ -94,6 +96,7 @@ def test_a_reps_list_holds_the_leads_they_own_in_every_stage_and_nobody_elses(
     assert "<h1>My leads</h1>" in html
     assert 'name="owner"' not in html
     assert "Export CSV" not in html and "Import leads" not in html
+    assert "leads that entered" not in html  # no drill-down asked, none announced
     assert listed(client.get(reverse("leads:list"), {"stage": "won"})) == [won.email]
     # and marketing's export stays marketing's
     assert client.get(reverse("leads:list_csv")).status_code == 403
