@@ -299,6 +299,12 @@ def lead_allowed_moves(*, lead: Lead, user: User) -> list[str]:
     ]
 
 
+def lists_own_leads_only(user: User) -> bool:
+    """A rep's leads list (and the pipeline's links into it) holds the leads they own, in any
+    stage; marketing and managers list every lead."""
+    return not (is_marketer(user) or is_manager(user))
+
+
 def stages_of(stage: str) -> tuple[str, ...]:
     """A stage filter's stages: it may name the three qualified stages at once (the
     pipeline's "Qualified" step)."""

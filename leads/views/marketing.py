@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from core.csv_export import csv_streaming_response
 from core.errors import DomainError, NotAllowed
-from core.roles import Role, has_role, is_manager, role_required
+from core.roles import Role, is_manager, role_required
 from leads.marketing_forms import (
     DisqualifyForm,
     LeadListFilterForm,
@@ -33,6 +33,7 @@ from leads.marketing_selectors import (
 )
 from leads.models import DisqualifyReason, Lead, ReturnReason, Stage
 from leads.pipeline import funnel_filter_choices
+from leads.selectors import lists_own_leads_only
 from leads.services import SALES_STAGES, lead_transition
 
 # Stages marketing works by hand from its lists: qualify to MQL, or disqualify.
@@ -59,11 +60,6 @@ def _safe_back(request, default: str) -> str:
     return default
 
 
-def _own_leads_only(user) -> bool:
-    """A rep's list holds the leads they own, in any stage; marketing and managers see all."""
-    return not has_role(user, Role.MARKETER)
-
-
 def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
     """The leads list's filter form and what it asks for; the page and its export share it."""
     campaigns, reps = funnel_filter_choices()
@@ -71,7 +67,7 @@ def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
     if form.is_bound:
         form.is_valid()
     reached = form.value("reached")
-    own = _own_leads_only(request.user)
+    own = lists_own_leads_only(request.user)
     query = LeadListQuery(
         filters=form.queue_filters(),
         owner=str(request.user.pk) if own else form.value("owner"),
@@ -85,7 +81,7 @@ def _list_query(request) -> tuple[LeadListFilterForm, LeadListQuery]:
 @role_required(Role.REP, Role.MARKETER)
 def lead_list(request):
     form, query = _list_query(request)
-    own = _own_leads_only(request.user)
+    own = lists_own_leads_only(request.user)
     reached, sort = query.reached, query.sort
     after = request.GET.get("after", "")
     leads, next_cursor = lead_list_page(user=request.user, query=query, after=after)

@@ -6,9 +6,10 @@ from urllib.parse import urlencode
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from core.roles import Role, has_role, role_required
+from core.roles import Role, role_required
 from leads.marketing_forms import FunnelFilterForm
 from leads.pipeline import Funnel, FunnelRow, funnel_build, funnel_filter_choices
+from leads.selectors import lists_own_leads_only
 
 # Chart geometry (SVG user units; the SVG scales to its container).
 CHART_WIDTH = 1200
@@ -75,8 +76,6 @@ def _list_links(funnel: Funnel, preset_params: dict) -> tuple[dict, dict]:
     now_links, reached_links = {}, {}
     for row in funnel.rows:
         stage = row.step.list_stage
-        if not stage:
-            continue
         now_links[row.step.key] = f"{base}?{urlencode({'stage': stage, **filters})}"
         reached_links[row.step.key] = (
             f"{base}?{urlencode({'reached': stage, **preset_params, **filters})}"
@@ -97,7 +96,7 @@ def pipeline(request):
         preset_params |= {"start": period.first.isoformat(), "end": period.last.isoformat()}
     # Marketing's links open every lead of the step; a rep's open the leads they own in it.
     now_links, reached_links = _list_links(funnel, preset_params)
-    own = not has_role(request.user, Role.MARKETER)
+    own = lists_own_leads_only(request.user)
     rows = [
         {
             "row": row,
